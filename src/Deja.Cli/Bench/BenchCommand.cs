@@ -1,0 +1,14 @@
+using System.CommandLine;
+
+namespace Deja.Cli;
+
+/// <summary>`deja bench ...`: speed and memory measurements (never timed unit tests).</summary>
+public static class BenchCommand
+{
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Measure speed and memory of Deja's kernels and models");
+        bench.Subcommands.Add(OpsBench.Command());
+        return bench;
+    }
+}
