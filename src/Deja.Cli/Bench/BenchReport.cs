@@ -22,6 +22,18 @@ public static class BenchTimer
         return t[runs / 2];
     }
 
+    /// <summary>
+    /// Starts a measurement from a clean slate: idle pooled buffers and garbage are given back to the
+    /// OS and the kernel's peak-RSS mark is reset (Linux), so each benchmark's peak is its own.
+    /// </summary>
+    public static void Isolate()
+    {
+        Deja.Tensors.BufferPool.Trim();
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
     /// <summary>Peak resident set size of this process (VmHWM), in MB; 0 where /proc is absent.</summary>
     public static double PeakRssMb()
     {

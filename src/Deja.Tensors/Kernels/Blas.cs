@@ -15,7 +15,7 @@ namespace Deja.Tensors.Kernels;
 ///                    whatever the environment says;
 ///   "env":           leave OPENBLAS_CORETYPE and OpenBLAS's detection alone;
 ///   any other name:  use that core type (e.g. Haswell).
-/// Set DEJA_BLAS=managed to skip OpenBLAS altogether.
+/// Set DEJA_BLAS=managed to skip OpenBLAS altogether, DEJA_OPENBLAS_PATH to load a specific file.
 /// </summary>
 public static unsafe class Blas
 {
@@ -84,16 +84,7 @@ public static unsafe class Blas
             Environment.SetEnvironmentVariable("OPENBLAS_CORETYPE", core);
             requestedCore = core;
         }
-        string[] candidates =
-        [
-            "libopenblas.so.0",
-            "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
-            "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
-            "libopenblas.so",
-            "libopenblas.dylib",
-            "libopenblas.dll",
-        ];
-        foreach (var c in candidates)
+        foreach (var c in Candidates())
         {
             if (!NativeLibrary.TryLoad(c, out var handle)) continue;
             if (!NativeLibrary.TryGetExport(handle, "cblas_sgemm", out var f)) continue;
@@ -106,9 +97,29 @@ public static unsafe class Blas
             if (setThreads != null) setThreads(Threading.Threads);
             return;
         }
-        Console.Error.WriteLine("deja: OpenBLAS (libopenblas.so.0) was not found; matrix products use Deja's managed kernels, " +
-                                "which are several times slower. Install it with: apt-get install libopenblas0-pthread");
+        Console.Error.WriteLine(MissingMessage(Candidates()));
     }
+
+    /// <summary>Where Deja looks: DEJA_OPENBLAS_PATH if set, then the usual names and Debian's folder.</summary>
+    internal static string[] Candidates()
+    {
+        var custom = Environment.GetEnvironmentVariable("DEJA_OPENBLAS_PATH");
+        string[] standard =
+        [
+            "libopenblas.so.0",
+            "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+            "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+            "libopenblas.so",
+            "libopenblas.dylib",
+            "libopenblas.dll",
+        ];
+        return string.IsNullOrEmpty(custom) ? standard : [custom, .. standard];
+    }
+
+    internal static string MissingMessage(IEnumerable<string> tried) =>
+        "deja: OpenBLAS was not found (tried " + string.Join(", ", tried) + "); matrix products (sgemm: matmul, linear, " +
+        "conv2d, attention) use Deja's managed kernels, which are several times slower. " +
+        "Install it with: apt-get install libopenblas0-pthread, or point DEJA_OPENBLAS_PATH at libopenblas.";
 
     internal static void SetThreads(int n)
     {

@@ -26,6 +26,24 @@ public static class Close
     }
 }
 
+public static class Normwise
+{
+    /// <summary>max |a − e| ≤ rtol · max |e|: relative to the tensor's scale, the right measure for sums
+    /// whose terms cancel (a single element's relative error is meaningless there).</summary>
+    public static void Close(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double rtol = 1e-5, string what = "")
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double scale = 0, worst = 0; int at = -1;
+        for (int i = 0; i < expected.Length; i++) scale = Math.Max(scale, Math.Abs(expected[i]));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double d = Math.Abs(expected[i] - actual[i]);
+            if (double.IsNaN(d) || d > worst) { worst = double.IsNaN(d) ? double.PositiveInfinity : d; at = i; }
+        }
+        Assert.True(worst <= rtol * scale, $"{what} element {at}: difference {worst:G3} exceeds {rtol} × max|x| = {rtol * scale:G3}");
+    }
+}
+
 public static class Rand
 {
     public static Deja.Tensors.Tensor Normal(ulong seed, params int[] shape) => Deja.Tensors.Tensor.RandN(new Deja.Tensors.Generator(seed), shape);
