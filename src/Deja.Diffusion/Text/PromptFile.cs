@@ -54,7 +54,7 @@ public sealed class PromptFile
             ? PromptFileFormat.JsonLines
             : PromptFileFormat.PlainText;
         ReadOnlySpan<byte> bytes = ReadBytes(path);
-        if (bytes.StartsWith("\xEF\xBB\xBF"u8)) bytes = bytes[3..];
+        if (bytes.StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF])) bytes = bytes[3..];
         if (bytes.IsEmpty) throw new PromptFileException(path, null, "the file is empty");
 
         var prompts = new List<PromptLine>();

@@ -19,6 +19,7 @@ public static class Nfc
     {
         if (IsTriviallyNormalized(text)) return text;
         var d = data.Value;
+        if (!d.MayChange(text)) return text;
         var cps = new List<int>(text.Length + 8);
         for (int i = 0; i < text.Length;)
         {
@@ -110,6 +111,20 @@ public static class Nfc
         public readonly Dictionary<int, (int First, int Second)> Decompositions = new();
         public readonly Dictionary<long, int> Compositions = new();
         readonly Dictionary<int, byte> combiningClasses = new();
+        // Code points that make text possibly not NFC (the NFC quick check's "No" and "Maybe" answers, and
+        // every non-starter): without any of them a string is already normalized.
+        readonly System.Collections.BitArray attention = new(0x110000);
+
+        public bool MayChange(string text)
+        {
+            for (int i = 0; i < text.Length;)
+            {
+                int cp = CodePoints.At(text, i);
+                if (attention[cp]) return true;
+                i += CodePoints.Width(cp);
+            }
+            return false;
+        }
 
         public static Data Build()
         {
@@ -120,12 +135,21 @@ public static class Nfc
             {
                 d.Decompositions[dec[i]] = (dec[i + 1], dec[i + 2]);
                 if (dec[i + 2] >= 0 && excluded.BinarySearch(dec[i]) < 0)
+                {
                     d.Compositions[Key(dec[i + 1], dec[i + 2])] = dec[i];
+                    d.attention[dec[i + 2]] = true; // may compose with what precedes it
+                }
+                else d.attention[dec[i]] = true; // singleton or excluded: never stays as it is
             }
+            for (int cp = VBase; cp < VBase + VCount; cp++) d.attention[cp] = true;
+            for (int cp = TBase + 1; cp < TBase + TCount; cp++) d.attention[cp] = true;
             ReadOnlySpan<int> ccc = TextTables.CombiningClassRanges;
             for (int i = 0; i < ccc.Length; i += 3)
                 for (int cp = ccc[i]; cp <= ccc[i + 1]; cp++)
+                {
                     d.combiningClasses[cp] = (byte)ccc[i + 2];
+                    d.attention[cp] = true;
+                }
             return d;
         }
 
