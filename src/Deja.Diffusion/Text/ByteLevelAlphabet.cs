@@ -7,7 +7,7 @@ namespace Deja.Diffusion.Text;
 /// for themselves, the other 68 bytes (controls, space, U+00AD) take U+0100 upwards in byte order.
 /// BPE symbols and vocabulary entries are strings over this alphabet.
 /// </summary>
-public static class ByteLevelAlphabet
+internal static class ByteLevelAlphabet
 {
     static readonly char[] byteToChar = Build();
     static readonly Dictionary<char, byte> charToByte = byteToChar.Select((c, b) => (c, b)).ToDictionary(p => p.c, p => (byte)p.b);

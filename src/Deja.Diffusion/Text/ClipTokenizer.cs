@@ -16,6 +16,7 @@ public sealed class ClipTokenizer
     readonly Dictionary<string, int> vocabulary;
     readonly Dictionary<string, AddedToken> addedByContent;
     readonly Dictionary<int, string> tokenById;
+    readonly HashSet<int> specialIds;
     readonly AddedTokenSplitter splitter;
     readonly BytePairEncoder bpe;
 
@@ -23,7 +24,9 @@ public sealed class ClipTokenizer
     {
         vocabulary = files.Vocabulary;
         AddedTokens = files.AddedTokens;
-        addedByContent = files.AddedTokens.ToDictionary(t => t.Content, StringComparer.Ordinal);
+        addedByContent = new Dictionary<string, AddedToken>(StringComparer.Ordinal);
+        foreach (var t in AddedTokens) addedByContent[t.Content] = t; // a repeated content keeps its last id
+        specialIds = [.. AddedTokens.Where(t => t.Special).Select(t => t.Id)];
         tokenById = new Dictionary<int, string>(vocabulary.Count + AddedTokens.Count);
         foreach (var (token, id) in vocabulary) tokenById[id] = token;
         foreach (var t in AddedTokens) tokenById[t.Id] = t.Content;
@@ -132,7 +135,7 @@ public sealed class ClipTokenizer
         var sb = new StringBuilder();
         foreach (int id in ids)
         {
-            if (skipSpecialTokens && AddedTokens.Any(t => t.Special && t.Id == id)) continue;
+            if (skipSpecialTokens && specialIds.Contains(id)) continue;
             sb.Append(IdToToken(id));
         }
         return PythonText.Strip(ByteLevelAlphabet.Decode(sb.ToString()).Replace(BytePairEncoder.EndOfWord, " "));

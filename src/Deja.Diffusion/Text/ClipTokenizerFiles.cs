@@ -17,8 +17,10 @@ internal sealed class ClipTokenizerFiles
 
     // CLIPTokenizer keeps merges.txt lines 1 .. 49152-256-2 (the first line is the "#version" header).
     const int MaxMerges = 49152 - 256 - 2;
-    // CLIP's default context length, used when tokenizer_config.json does not give model_max_length.
+    // CLIP's context length, used when tokenizer_config.json gives no model_max_length or transformers'
+    // "no limit" placeholder (1e30): CLIP text encoders have 77 positions.
     const int DefaultModelMaxLength = 77;
+    const double NoLimitThreshold = 1e9;
 
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -35,17 +37,16 @@ internal sealed class ClipTokenizerFiles
     {
         if (!Directory.Exists(folder))
             throw new TokenizerFileException(folder, "tokenizer folder not found");
-        string vocabPath = Path.Combine(folder, VocabFile);
-        var vocabulary = ReadVocabulary(vocabPath);
+        var vocabulary = ReadVocabulary(Path.Combine(folder, VocabFile));
         var merges = ReadMerges(Path.Combine(folder, MergesFile));
         string mapPath = Path.Combine(folder, SpecialTokensMapFile), configPath = Path.Combine(folder, ConfigFile);
         using var map = ReadJsonObject(mapPath);
         using var config = ReadJsonObject(configPath);
-        return Interpret(vocabulary, vocabPath, merges, map.RootElement, mapPath, config.RootElement, configPath);
+        return Interpret(vocabulary, merges, map.RootElement, mapPath, config.RootElement, configPath);
     }
 
-    static ClipTokenizerFiles Interpret(Dictionary<string, int> vocabulary, string vocabPath,
-        List<(string, string)> merges, JsonElement map, string mapPath, JsonElement config, string configPath)
+    static ClipTokenizerFiles Interpret(Dictionary<string, int> vocabulary, List<(string, string)> merges,
+        JsonElement map, string mapPath, JsonElement config, string configPath)
     {
         var added = new List<AddedToken>();
         if (config.TryGetProperty("added_tokens_decoder", out var decoder))
@@ -63,20 +64,19 @@ internal sealed class ClipTokenizerFiles
         }
 
         // special_tokens_map.json overrides tokenizer_config.json; CLIPTokenizer's defaults fill the rest.
-        (string Content, bool LeftStrip, bool RightStrip, bool Special) Special(string key, string fallback) =>
-            (ReadTokenProperty(map, key, mapPath) ?? ReadTokenProperty(config, key, configPath)) is { } t
-                ? (t.Content, t.LeftStrip, t.RightStrip, true)
-                : (fallback, false, false, true);
-        var bos = Special("bos_token", "<|startoftext|>");
-        var eos = Special("eos_token", "<|endoftext|>");
-        var unk = Special("unk_token", "<|endoftext|>");
-        var pad = Special("pad_token", "<|endoftext|>");
-        var specials = new List<(string Content, bool LeftStrip, bool RightStrip, bool Special)> { bos, eos, unk, pad };
+        TokenSpec SpecialToken(string key, string fallback) =>
+            (ReadTokenProperty(map, key, mapPath) ?? ReadTokenProperty(config, key, configPath) ?? new TokenSpec(fallback))
+            with { Special = true };
+        var bos = SpecialToken("bos_token", "<|startoftext|>");
+        var eos = SpecialToken("eos_token", "<|endoftext|>");
+        var unk = SpecialToken("unk_token", "<|endoftext|>");
+        var pad = SpecialToken("pad_token", "<|endoftext|>");
+        var specials = new List<TokenSpec> { bos, eos, unk, pad };
         foreach (var (source, path) in new[] { (map, mapPath), (config, configPath) })
             if (source.TryGetProperty("additional_special_tokens", out var extra) && extra.ValueKind == JsonValueKind.Array)
                 foreach (var item in extra.EnumerateArray())
                     if (ReadTokenSpec(item, path, "additional special token") is { } t)
-                        specials.Add((t.Content, t.LeftStrip, t.RightStrip, true));
+                        specials.Add(t with { Special = true });
 
         // Special tokens that are not yet added tokens become added tokens too, with their vocabulary id
         // when they have one and a new id after the vocabulary otherwise (transformers' _add_tokens).
@@ -93,7 +93,7 @@ internal sealed class ClipTokenizerFiles
         {
             double value = m.GetDouble();
             if (value < 2) throw new TokenizerFileException(configPath, $"model_max_length {value} is below 2");
-            maxLength = (int)Math.Min(value, int.MaxValue);
+            if (value < NoLimitThreshold) maxLength = (int)value;
         }
 
         return new ClipTokenizerFiles
@@ -109,20 +109,23 @@ internal sealed class ClipTokenizerFiles
         };
     }
 
-    static (string Content, bool LeftStrip, bool RightStrip, bool Special)? ReadTokenProperty(JsonElement owner, string key, string path) =>
+    // single_word is not read: no CLIP tokenizer sets it.
+    readonly record struct TokenSpec(string Content, bool LeftStrip = false, bool RightStrip = false, bool Special = true);
+
+    static TokenSpec? ReadTokenProperty(JsonElement owner, string key, string path) =>
         owner.TryGetProperty(key, out var value) ? ReadTokenSpec(value, path, $"\"{key}\"") : null;
 
     // A token is written either as a plain string or as an object {"content", "lstrip", "rstrip", "special", ...}.
-    static (string Content, bool LeftStrip, bool RightStrip, bool Special)? ReadTokenSpec(JsonElement value, string path, string what)
+    static TokenSpec? ReadTokenSpec(JsonElement value, string path, string what)
     {
         switch (value.ValueKind)
         {
             case JsonValueKind.Null:
                 return null;
             case JsonValueKind.String:
-                return (value.GetString()!, false, false, true);
+                return new TokenSpec(value.GetString()!);
             case JsonValueKind.Object when value.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String:
-                return (content.GetString()!, Flag(value, "lstrip"), Flag(value, "rstrip"),
+                return new TokenSpec(content.GetString()!, Flag(value, "lstrip"), Flag(value, "rstrip"),
                     !value.TryGetProperty("special", out var sp) || sp.ValueKind != JsonValueKind.False);
             default:
                 throw new TokenizerFileException(path, $"{what} is neither a string nor an object with a \"content\" string");

@@ -97,4 +97,22 @@ public sealed class TokenizerLoadingTests : IDisposable
         var tokenizer = ClipTokenizer.Load(folder);
         Assert.Equal([49406, 3306, 0, 49407], tokenizer.Encode("hello!"));
     }
+
+    [Fact]
+    public void RightStripRemovesWhitespaceAfterTheTokenBeforeFtfy()
+    {
+        // U+0085 is whitespace to Python's strip() but ftfy would turn it into "…": the order matters.
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"),
+            "{\"added_tokens_decoder\": {\"0\": {\"content\": \"!\", \"rstrip\": true, \"special\": true}}}");
+        var stripping = ClipTokenizer.Load(folder);
+        Assert.Equal(stripping.Encode("!cat"), stripping.Encode("!\u0085cat"));
+        Assert.NotEqual(TextTestData.Sd2.Encode("!cat"), TextTestData.Sd2.Encode("!\u0085cat"));
+    }
+
+    [Fact]
+    public void NoLimitModelMaxLengthFallsBackTo77()
+    {
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "{\"model_max_length\": 1000000000000000019884624838656}");
+        Assert.Equal(77, ClipTokenizer.Load(folder).ModelMaxLength);
+    }
 }

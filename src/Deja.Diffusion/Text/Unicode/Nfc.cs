@@ -7,7 +7,7 @@ namespace Deja.Diffusion.Text.Unicode;
 /// used: under InvariantGlobalization it returns non-ASCII text unchanged, and otherwise its result
 /// depends on the machine's ICU version.
 /// </summary>
-public static class Nfc
+internal static class Nfc
 {
     const int SBase = 0xAC00, LBase = 0x1100, VBase = 0x1161, TBase = 0x11A7;
     const int LCount = 19, VCount = 21, TCount = 28, NCount = VCount * TCount, SCount = LCount * NCount;

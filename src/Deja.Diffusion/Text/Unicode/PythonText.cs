@@ -7,7 +7,7 @@ namespace Deja.Diffusion.Text.Unicode;
 /// (Unicode 14 data from <see cref="TextTables"/>) instead of .NET's culture-free casing, which
 /// differs (İ, final sigma, Unicode version).
 /// </summary>
-public static class PythonText
+internal static class PythonText
 {
     /// <summary>Python's <c>str.isspace()</c> for one code point.</summary>
     public static bool IsSpace(int codePoint) =>
