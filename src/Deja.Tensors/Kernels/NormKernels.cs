@@ -33,7 +33,7 @@ internal static class NormKernels
         if (n == 0) { center = offset = 0; rstd = (float)(1 / Math.Sqrt(eps)); return; }
         double total = 0;
         for (int s = 0; s < n; s += Block)
-            total += TensorPrimitives.Sum(x.Slice(s, Math.Min(Block, n - s)));
+            total += BlockSum(x.Slice(s, Math.Min(Block, n - s)));
         float m0 = (float)(total / n);
         double sd = 0, sd2 = 0;
         for (int s = 0; s < n; s += Block)
@@ -46,6 +46,24 @@ internal static class NormKernels
         center = m0;
         offset = (float)shift;
         rstd = (float)(1 / Math.Sqrt(variance + eps));
+    }
+
+    /// <summary>Σx over one block, in float.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float BlockSum(ReadOnlySpan<float> x)
+    {
+        int n = x.Length, w = Vector<float>.Count, i = 0;
+        ref float r = ref MemoryMarshal.GetReference(x);
+        Vector<float> s0 = default, s1 = default;
+        for (; i <= n - 2 * w; i += 2 * w)
+        {
+            s0 += Vector.LoadUnsafe(ref r, (nuint)i);
+            s1 += Vector.LoadUnsafe(ref r, (nuint)(i + w));
+        }
+        for (; i <= n - w; i += w) s0 += Vector.LoadUnsafe(ref r, (nuint)i);
+        float s = Vector.Sum(s0 + s1);
+        for (; i < n; i++) s += x[i];
+        return s;
     }
 
     /// <summary>Σ(x − c) and Σ(x − c)² over one block, in float.</summary>

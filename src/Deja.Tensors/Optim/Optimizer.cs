@@ -88,7 +88,10 @@ public abstract class Optimizer
         return t;
     }
 
-    /// <summary>A copy of the state: later steps do not change it.</summary>
+    /// <summary>
+    /// A copy of the state: later steps do not change it. Its tensors are new, like any op result
+    /// (an enclosing TensorScope disposes them when it ends).
+    /// </summary>
     public OptimizerState ExportState()
     {
         var s = new OptimizerState { Step = StepCount };
