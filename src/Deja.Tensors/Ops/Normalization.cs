@@ -89,8 +89,7 @@ public static partial class Ops
         var sumGXc = new double[n * c];
         Threading.For(n * c, i =>
         {
-            int ch = i % c, r = i / c * groups + ch / perGroup;
-            int at = r * rowLen + ch % perGroup * spatial;
+            int ch = i % c, r = i / c * groups + ch / perGroup, at = i * spatial; // channel i = (sample, ch)
             var xs = xa.AsSpan(xo + at, spatial);
             if (silu)
             {
@@ -138,8 +137,7 @@ public static partial class Ops
             int dOff = dx.Offset;
             Threading.For(n * c, i =>
             {
-                int ch = i % c, r = i / c * groups + ch / perGroup;
-                int at = r * rowLen + ch % perGroup * spatial;
+                int ch = i % c, r = i / c * groups + ch / perGroup, at = i * spatial;
                 NormKernels.InputGrad(za.AsSpan(zo + at, spatial), xa.AsSpan(xo + at, spatial), center[r], offset[r],
                     rstd[r] * W(ch), k2[r], k3[r], da.AsSpan(dOff + at, spatial));
             });
