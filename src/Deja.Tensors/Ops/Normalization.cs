@@ -32,8 +32,8 @@ public static partial class Ops
             throw new ArgumentException($"{op}: groups must be positive, got {groups}");
         if (c % groups != 0)
             throw new ArgumentException($"{op}: {c} channels of input {Shapes.Str(x.Shape)} cannot be split into {groups} groups");
-        CheckPerFeature(op, "weight", weight, c, "channels");
-        CheckPerFeature(op, "bias", bias, c, "channels");
+        NormCheckAffine(op, "weight", weight, c, "channels");
+        NormCheckAffine(op, "bias", bias, c, "channels");
 
         int spatial = Shapes.Numel(x.Shape.AsSpan(2)), perGroup = c / groups, rowLen = perGroup * spatial, rows = n * groups;
         var o = Tensor.Empty(x.Shape);
@@ -55,13 +55,13 @@ public static partial class Ops
             }
         });
 
-        var inputs = AffineInputs(x, weight, bias);
-        var saved = silu && bias is not null ? AffineInputs(x, weight, bias) : AffineInputs(x, weight, null);
+        var inputs = NormInputs(x, weight, bias);
+        var saved = silu && bias is not null ? NormInputs(x, weight, bias) : NormInputs(x, weight, null);
         return Autograd.Record(o, op, inputs, g =>
         {
-            NoDoubleBackward(op);
+            NormNoDoubleBackward(op);
             var (dx, dw, db) = GroupNormBackward(g, x, weight, bias, groups, center, offset, rstd, silu);
-            return AffineGrads(inputs.Length, dx, dw, db);
+            return NormGrads(inputs.Length, dx, dw, db);
         }, saved);
     }
 
@@ -111,8 +111,8 @@ public static partial class Ops
                     dwSum[ch] += rstd[r] * sumGXc[s * c + ch];
                     dbSum[ch] += sumG[s * c + ch];
                 }
-            if (needW) dw = FromDoubles(dwSum);
-            if (needB) db = FromDoubles(dbSum);
+            if (needW) dw = NormFromDoubles(dwSum);
+            if (needB) db = NormFromDoubles(dbSum);
         }
 
         if (needX)
@@ -155,14 +155,14 @@ public static partial class Ops
         const string op = "layer_norm";
         if (x.Rank < 1) throw new ArgumentException($"{op}: input must have at least one dim, got a scalar");
         int d = x.Shape[^1];
-        CheckPerFeature(op, "weight", weight, d, "features in the last dim");
-        CheckPerFeature(op, "bias", bias, d, "features in the last dim");
+        NormCheckAffine(op, "weight", weight, d, "features in the last dim");
+        NormCheckAffine(op, "bias", bias, d, "features in the last dim");
         int rows = d == 0 ? 0 : x.Length / d;
         var o = Tensor.Empty(x.Shape);
         var (center, offset, rstd) = (new float[rows], new float[rows], new float[rows]);
         float[] xa = x.Array, oa = o.Array;
         int xo = x.Offset, oo = o.Offset;
-        float[] w = weight?.ToArray() ?? Filled(d, 1f), b = bias?.ToArray() ?? new float[d];
+        float[] w = weight?.ToArray() ?? NormFilled(d, 1f), b = bias?.ToArray() ?? new float[d];
         Threading.Chunks(rows, LayerNormChunk(d), (start, end) =>
         {
             for (int r = start; r < end; r++)
@@ -173,13 +173,13 @@ public static partial class Ops
             }
         });
 
-        var inputs = AffineInputs(x, weight, bias);
+        var inputs = NormInputs(x, weight, bias);
         return Autograd.Record(o, op, inputs, g =>
         {
-            NoDoubleBackward(op);
+            NormNoDoubleBackward(op);
             var (dx, dw, db) = LayerNormBackward(g, x, weight, bias, center, offset, rstd);
-            return AffineGrads(inputs.Length, dx, dw, db);
-        }, AffineInputs(x, weight, null));
+            return NormGrads(inputs.Length, dx, dw, db);
+        }, NormInputs(x, weight, null));
     }
 
     /// <summary>
@@ -191,7 +191,7 @@ public static partial class Ops
         int d = x.Shape[^1], rows = rstd.Length, chunk = LayerNormChunk(d), chunks = (rows + chunk - 1) / chunk;
         bool needX = x.RequiresGrad, needW = weight?.RequiresGrad == true, needB = bias?.RequiresGrad == true;
         var dx = needX ? Tensor.Empty(x.Shape) : null;
-        float[] xa = x.Array, ga = g.Array, w = weight?.ToArray() ?? Filled(d, 1f);
+        float[] xa = x.Array, ga = g.Array, w = weight?.ToArray() ?? NormFilled(d, 1f);
         int xo = x.Offset, go = g.Offset;
         float[]? da = dx?.Array;
         int dOff = dx?.Offset ?? 0;
@@ -212,33 +212,33 @@ public static partial class Ops
                     (float)(-rs * rs * rs * bc / d), (float)(-rs * a / d), da.AsSpan(dOff + r * d, d));
             }
         });
-        return (dx, needW ? SumPartials(partW, chunks, d) : null, needB ? SumPartials(partB, chunks, d) : null);
+        return (dx, needW ? NormSumPartials(partW, chunks, d) : null, needB ? NormSumPartials(partB, chunks, d) : null);
     }
 
     /// <summary>Rows per parallel task: about 16K elements, a function of D only.</summary>
     static int LayerNormChunk(int d) => Math.Max(1, 16384 / Math.Max(d, 1));
 
-    static Tensor SumPartials(float[] parts, int chunks, int d)
+    static Tensor NormSumPartials(float[] parts, int chunks, int d)
     {
         var sum = new double[d];
         for (int ci = 0; ci < chunks; ci++)
             for (int j = 0; j < d; j++) sum[j] += parts[ci * d + j];
-        return FromDoubles(sum);
+        return NormFromDoubles(sum);
     }
 
-    static void CheckPerFeature(string op, string what, Tensor? t, int features, string unit)
+    static void NormCheckAffine(string op, string what, Tensor? t, int features, string unit)
     {
         if (t is not null && (t.Rank != 1 || t.Shape[0] != features))
             throw new ArgumentException($"{op}: {what} of shape {Shapes.Str(t.Shape)} does not match the {features} {unit} (expected [{features}])");
     }
 
-    static void NoDoubleBackward(string op)
+    static void NormNoDoubleBackward(string op)
     {
         if (GradMode.IsEnabled)
             throw new NotSupportedException($"double backward through {op} is not supported (its backward is a fused first-order kernel); use a finite-difference JVP");
     }
 
-    static Tensor[] AffineInputs(Tensor x, Tensor? weight, Tensor? bias)
+    static Tensor[] NormInputs(Tensor x, Tensor? weight, Tensor? bias)
     {
         var list = new List<Tensor> { x };
         if (weight is not null) list.Add(weight);
@@ -246,15 +246,15 @@ public static partial class Ops
         return list.ToArray();
     }
 
-    /// <summary>Gradients in the order of <see cref="AffineInputs"/>: x, then weight and bias if given.</summary>
-    static Tensor?[] AffineGrads(int count, Tensor? dx, Tensor? dw, Tensor? db) => count switch
+    /// <summary>Gradients in the order of <see cref="NormInputs"/>: x, then weight and bias if given.</summary>
+    static Tensor?[] NormGrads(int count, Tensor? dx, Tensor? dw, Tensor? db) => count switch
     {
         1 => [dx],
         2 => [dx, dw ?? db],
         _ => [dx, dw, db],
     };
 
-    static Tensor FromDoubles(double[] values)
+    static Tensor NormFromDoubles(double[] values)
     {
         var t = Tensor.Empty(values.Length);
         var s = t.Span;
@@ -262,7 +262,7 @@ public static partial class Ops
         return t;
     }
 
-    static float[] Filled(int length, float value)
+    static float[] NormFilled(int length, float value)
     {
         var a = new float[length];
         Array.Fill(a, value);
