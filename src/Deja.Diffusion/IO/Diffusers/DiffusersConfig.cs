@@ -16,7 +16,7 @@ public abstract record DiffusersConfig
     public bool TryGetRaw(string key, out JsonElement value) => Raw.TryGetProperty(key, out value);
 
     /// <summary>Keys of the file that this record does not turn into properties.</summary>
-    public IEnumerable<string> UnmodeledKeys => Raw.EnumerateObject().Select(p => p.Name).Where(k => !ModeledKeys.Contains(k));
+    public IEnumerable<string> UnmodeledKeys() => Raw.EnumerateObject().Select(p => p.Name).Where(k => !ModeledKeys.Contains(k));
 
     protected abstract IReadOnlySet<string> ModeledKeys { get; }
 

@@ -85,9 +85,13 @@ public sealed record PipelineFolder
         };
     }
 
-    static InvalidDataException Unusable(string dir, List<string> problems) =>
-        new($"'{dir}' is not a usable Stable Diffusion pipeline folder ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):\n  - " +
-            string.Join("\n  - ", problems));
+    /// <summary>One message for all problems; paths inside the folder are shown relative to it.</summary>
+    static InvalidDataException Unusable(string dir, List<string> problems)
+    {
+        var inside = dir.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
+        return new($"'{dir}' is not a usable Stable Diffusion pipeline folder ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):\n  - " +
+                   string.Join("\n  - ", problems.Select(p => p.Replace(inside, ""))));
+    }
 
     static T? Load<T>(List<string> problems, string path, Func<string, T> load) where T : class
     {
