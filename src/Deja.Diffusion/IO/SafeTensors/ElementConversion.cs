@@ -38,27 +38,35 @@ internal static unsafe class ElementConversion
     /// <summary>bfloat16 is the top half of a float32, so widening is a 16-bit shift.</summary>
     public static void BFloat16ToSingle(ReadOnlySpan<ushort> source, Span<float> destination)
     {
-        int n = source.Length, i = 0;
         var dst = MemoryMarshal.Cast<float, uint>(destination);
-        if (Vector512.IsHardwareAccelerated)
+        int i = Vector512.IsHardwareAccelerated ? BFloat16ToSingle512(source, dst)
+              : Vector256.IsHardwareAccelerated ? BFloat16ToSingle256(source, dst) : 0;
+        for (; i < source.Length; i++) dst[i] = (uint)source[i] << 16;
+    }
+
+    /// <summary>Vector part of the widening; returns how many elements it converted (the rest is the caller's tail).</summary>
+    internal static int BFloat16ToSingle512(ReadOnlySpan<ushort> source, Span<uint> destination)
+    {
+        int i = 0;
+        for (; i <= source.Length - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
         {
-            for (; i <= n - Vector512<ushort>.Count; i += Vector512<ushort>.Count)
-            {
-                var (lo, hi) = Vector512.Widen(Vector512.Create(source.Slice(i, Vector512<ushort>.Count)));
-                (lo << 16).CopyTo(dst.Slice(i));
-                (hi << 16).CopyTo(dst.Slice(i + Vector512<uint>.Count));
-            }
+            var (lo, hi) = Vector512.Widen(Vector512.Create(source.Slice(i, Vector512<ushort>.Count)));
+            (lo << 16).CopyTo(destination.Slice(i));
+            (hi << 16).CopyTo(destination.Slice(i + Vector512<uint>.Count));
         }
-        else if (Vector256.IsHardwareAccelerated)
+        return i;
+    }
+
+    internal static int BFloat16ToSingle256(ReadOnlySpan<ushort> source, Span<uint> destination)
+    {
+        int i = 0;
+        for (; i <= source.Length - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
         {
-            for (; i <= n - Vector256<ushort>.Count; i += Vector256<ushort>.Count)
-            {
-                var (lo, hi) = Vector256.Widen(Vector256.Create(source.Slice(i, Vector256<ushort>.Count)));
-                (lo << 16).CopyTo(dst.Slice(i));
-                (hi << 16).CopyTo(dst.Slice(i + Vector256<uint>.Count));
-            }
+            var (lo, hi) = Vector256.Widen(Vector256.Create(source.Slice(i, Vector256<ushort>.Count)));
+            (lo << 16).CopyTo(destination.Slice(i));
+            (hi << 16).CopyTo(destination.Slice(i + Vector256<uint>.Count));
         }
-        for (; i < n; i++) dst[i] = (uint)source[i] << 16;
+        return i;
     }
 
     /// <summary>Rounds float32 to bfloat16, nearest-even; NaNs stay NaN (quiet, sign kept).</summary>

@@ -96,6 +96,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         var e = CheckFloat(Entry(name));
         var t = Tensor.Empty(e.Shape);
+        HugePages.Advise(t.Span);
         try { Copy(e, t.Span); }
         catch { t.Dispose(); throw; }
         return t;
@@ -118,7 +119,11 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         try
         {
-            foreach (var e in entries) result[e.Name] = Tensor.Empty(e.Shape);
+            foreach (var e in entries)
+            {
+                var t = result[e.Name] = Tensor.Empty(e.Shape);
+                HugePages.Advise(t.Span); // fresh memory: first-touch page faults dominate a multi-GB load
+            }
             CopyAll(entries.Select(e => (e, result[e.Name])).ToList());
         }
         catch
