@@ -29,13 +29,15 @@ public class SafeTensorsConversionTests
     static byte[] AllBitPatterns() => MemoryMarshal.AsBytes(Enumerable.Range(0, 65536).Select(i => (ushort)i).ToArray().AsSpan()).ToArray();
 
     [Theory]
-    [InlineData("F16", 5, 10)]
-    [InlineData("BF16", 8, 7)]
-    public void EveryHalfPrecisionValueWidensExactly(string dtype, int exponentBits, int fractionBits)
+    [InlineData("F16", 5, 10, SafeTensorsReadMode.PositionalRead)]
+    [InlineData("BF16", 8, 7, SafeTensorsReadMode.PositionalRead)]
+    [InlineData("F16", 5, 10, SafeTensorsReadMode.MemoryMap)]
+    [InlineData("BF16", 8, 7, SafeTensorsReadMode.MemoryMap)]
+    public void EveryHalfPrecisionValueWidensExactly(string dtype, int exponentBits, int fractionBits, SafeTensorsReadMode mode)
     {
         using var dir = new TempDir();
         var path = RawSafeTensors.Write(dir, "all.safetensors", "{" + RawSafeTensors.Entry("all", dtype, [256, 256], 0, 131072) + "}", AllBitPatterns());
-        using var file = SafeTensorsFile.Open(path);
+        using var file = SafeTensorsFile.Open(path, mode);
         using var t = file.ReadTensor("all");
         Assert.Equal([256, 256], t.Shape);
         var values = t.ReadOnlySpan;
@@ -90,8 +92,10 @@ public class SafeTensorsConversionTests
         Assert.True(float.IsNaN(b.ReadOnlySpan[n - 1]));
     }
 
-    [Fact]
-    public void F32AndF64AndIntegersFromHandMadeBytes()
+    [Theory]
+    [InlineData(SafeTensorsReadMode.PositionalRead)]
+    [InlineData(SafeTensorsReadMode.MemoryMap)]
+    public void F32AndF64AndIntegersFromHandMadeBytes(SafeTensorsReadMode mode)
     {
         float[] f32 = [1.5f, -0f, float.Epsilon, float.MaxValue, float.NaN, float.NegativeInfinity];
         double[] f64 = [0.1, -3.25, 1e300, 1e-50];
@@ -105,7 +109,7 @@ public class SafeTensorsConversionTests
                      RawSafeTensors.Entry("i64", "I64", [3, 2], 56, 104) + "," +
                      RawSafeTensors.Entry("i32", "I32", [4], 104, 120) + "}";
         using var dir = new TempDir();
-        using var file = SafeTensorsFile.Open(RawSafeTensors.Write(dir, "mixed.safetensors", header, data));
+        using var file = SafeTensorsFile.Open(RawSafeTensors.Write(dir, "mixed.safetensors", header, data), mode);
 
         Assert.Equal("pt", file.Metadata["format"]);
         Assert.Equal("3", file.Metadata["n"]); // non-string metadata is kept as its JSON text
@@ -137,6 +141,7 @@ public class SafeTensorsConversionTests
         using var source = Tensor.Wrap(Enumerable.Range(0, 3_000_003).Select(i => MathF.Sin(i * 0.001f) * 100).ToArray(), 3, 1_000_001);
         SafeTensorsWriter.Write(path, [("x", source)], dtype: SafeTensorsDType.BF16);
         using var file = SafeTensorsFile.Open(path);
+        using var mapped = SafeTensorsFile.Open(path, SafeTensorsReadMode.MemoryMap);
         int saved = Threading.Threads;
         try
         {
@@ -144,8 +149,10 @@ public class SafeTensorsConversionTests
             using var one = file.ReadTensor("x");
             Threading.Threads = 2;
             using var two = file.ReadTensor("x");
+            using var three = mapped.ReadTensor("x");
             var all = file.ReadTensors();
             Assert.True(one.ReadOnlySpan.SequenceEqual(two.ReadOnlySpan));
+            Assert.True(one.ReadOnlySpan.SequenceEqual(three.ReadOnlySpan));
             Assert.True(one.ReadOnlySpan.SequenceEqual(all["x"].ReadOnlySpan));
             all["x"].Dispose();
             var expected = new ushort[source.Length];

@@ -108,6 +108,21 @@ public class SafeTensorsCorruptionTests
     }
 
     [Fact]
+    public void FileTruncatedAfterOpeningFailsCleanly()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("shrinks.safetensors");
+        using var a = Tensor.Ones(1000);
+        using var b = Tensor.Ones(1000);
+        SafeTensorsWriter.Write(path, [("a", a), ("b", b)]);
+        using var file = SafeTensorsFile.Open(path); // positional reads: no SIGBUS from a shrunken map
+        using (var s = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) s.SetLength(s.Length - 2000);
+        var e = Assert.Throws<InvalidDataException>(() => file.ReadTensor("b"));
+        Assert.Contains("tensor 'b'", e.Message);
+        Assert.Contains("truncated after it was opened", e.Message);
+    }
+
+    [Fact]
     public void MissingFile()
     {
         using var dir = new TempDir();
