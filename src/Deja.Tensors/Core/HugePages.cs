@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Deja.Diffusion.IO;
+namespace Deja.Tensors;
 
 /// <summary>
 /// Asks Linux to back large, not yet touched buffers with 2 MB pages. Loading a checkpoint writes
@@ -9,7 +9,7 @@ namespace Deja.Diffusion.IO;
 /// Measured on the 2-core development VM: first touch of 1 GiB 3.8 s → 2.2 s.
 /// Purely advisory: any failure (other OS, THP disabled, old kernel) is ignored.
 /// </summary>
-internal static unsafe partial class HugePages
+public static unsafe partial class HugePages
 {
     const int MadvHugePage = 14;
     const long HugePageBytes = 2L << 20;
