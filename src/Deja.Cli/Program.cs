@@ -2,10 +2,12 @@ using System.CommandLine;
 using Deja.Cli;
 
 var root = new RootCommand("deja — find out what a text-to-image diffusion model has memorized, and stop it");
+root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 try
 {
-    return await root.Parse(args).InvokeAsync();
+    // Our own handler below prints one clear line; no stack traces for bad input.
+    return await root.Parse(args).InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
 }
 catch (Exception e) when (e is ArgumentException or InvalidOperationException or IOException or InvalidDataException)
 {
