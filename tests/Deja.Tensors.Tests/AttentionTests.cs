@@ -129,14 +129,14 @@ public class AttentionTests
     [InlineData(true, 13)]
     public void BackwardMatchesDoubleReferenceAcrossBlocks(bool causal, int rows)
     {
-        // One head with default blocks of 80 rows (9 blocks), or 13-row blocks over 3 heads
-        // (chunks with partial dK/dV sums).
-        int h = rows == 0 ? 1 : 3, l = rows == 0 ? 700 : 61;
+        // One head in default-sized blocks (464 rows: 3 blocks, each its own backward chunk),
+        // or 13-row blocks over 3 heads (chunks of several blocks).
+        int h = rows == 0 ? 1 : 3, l = rows == 0 ? 1100 : 61;
         var q = Rand.Normal(7, 1, h, l, 8).RequireGrad();
         var k = Rand.Normal(8, 1, h, l, 8).RequireGrad();
         var v = Rand.Normal(9, 1, h, l, 6).RequireGrad();
         var g = Rand.Normal(10, 1, h, l, 6);
-        if (rows == 0) Assert.True(AttentionKernels.BlockRows(l, l) < l / 4, "the default block should split this query range");
+        if (rows == 0) Assert.True(2 * AttentionKernels.BlockRows(l, l) < l, "the default block should split this query range");
         var (eo, _) = Reference(q, k, v, causal, 1 / Math.Sqrt(8));
         var (edq, edk, edv) = ReferenceGrad(q, k, v, g, causal, 1 / Math.Sqrt(8));
         WithBlockRows(rows, () =>
@@ -167,6 +167,32 @@ public class AttentionTests
                 Close.All(expected[which], grad!.ReadOnlySpan, 1e-3, 1e-5, $"input {which}");
             });
         }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(16)]
+    [InlineData(77)]
+    [InlineData(203)]
+    public unsafe void RowExpMatchesMathExpAndZeroesPadding(int len)
+    {
+        var rng = new Generator((ulong)len);
+        var row = new float[RowExp.Padded(len)];
+        for (int j = 0; j < row.Length; j++) row[j] = j < len ? (float)(rng.NextNormal() * 30) : float.NaN;
+        if (len > 3) { row[1] = float.NegativeInfinity; row[2] = -200f; row[3] = 0f; }
+        var x = (float[])row.Clone();
+        float sum;
+        fixed (float* p = row) sum = RowExp.ExpShifted(p, len, 5f);
+        double expectedSum = 0;
+        for (int j = 0; j < len; j++)
+        {
+            double e = Math.Exp(x[j] - 5f); // of the float difference, as the kernel sees it
+            expectedSum += e;
+            Assert.True(Math.Abs(row[j] - e) <= 3e-7 * e + 1e-38, $"exp({x[j]} - 5): {row[j]} vs {e}");
+        }
+        for (int j = len; j < row.Length; j++) Assert.Equal(0f, row[j]);
+        Assert.True(Math.Abs(sum - expectedSum) <= 1e-6 * expectedSum, $"sum {sum} vs {expectedSum}");
+        fixed (float* p = row) { p[0] = float.NaN; Assert.True(float.IsNaN(RowExp.ExpShifted(p, 1, 0f))); }
     }
 
     [Fact]

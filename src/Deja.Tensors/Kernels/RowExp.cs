@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
 namespace Deja.Tensors.Kernels;
@@ -65,6 +66,7 @@ internal static unsafe class RowExp
         return Vector512.Sum(acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<float> Exp512(Vector512<float> x)
     {
         var n = Vector512.Round(x * Vector512.Create(Log2E));
@@ -103,6 +105,7 @@ internal static unsafe class RowExp
         return Vector256.Sum(acc);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<float> Exp256(Vector256<float> x)
     {
         var n = Vector256.Round(x * Vector256.Create(Log2E));
