@@ -174,15 +174,16 @@ public class AttentionTests
     [InlineData(16)]
     [InlineData(77)]
     [InlineData(203)]
-    public unsafe void RowExpMatchesMathExpAndZeroesPadding(int len)
+    public unsafe void RowMaxAndExpMatchReferenceAndZeroPadding(int len)
     {
         var rng = new Generator((ulong)len);
-        var row = new float[RowExp.Padded(len)];
+        var row = new float[AttentionRows.Padded(len)];
         for (int j = 0; j < row.Length; j++) row[j] = j < len ? (float)(rng.NextNormal() * 30) : float.NaN;
         if (len > 3) { row[1] = float.NegativeInfinity; row[2] = -200f; row[3] = 0f; }
         var x = (float[])row.Clone();
+        fixed (float* p = row) Assert.Equal(x.Take(len).Max(), AttentionRows.Max(p, len));
         float sum;
-        fixed (float* p = row) sum = RowExp.ExpShifted(p, len, 5f);
+        fixed (float* p = row) sum = AttentionRows.ExpShifted(p, len, 5f);
         double expectedSum = 0;
         for (int j = 0; j < len; j++)
         {
@@ -192,7 +193,7 @@ public class AttentionTests
         }
         for (int j = len; j < row.Length; j++) Assert.Equal(0f, row[j]);
         Assert.True(Math.Abs(sum - expectedSum) <= 1e-6 * expectedSum, $"sum {sum} vs {expectedSum}");
-        fixed (float* p = row) { p[0] = float.NaN; Assert.True(float.IsNaN(RowExp.ExpShifted(p, 1, 0f))); }
+        fixed (float* p = row) { p[0] = float.NaN; Assert.True(float.IsNaN(AttentionRows.ExpShifted(p, 1, 0f))); }
     }
 
     [Fact]

@@ -43,7 +43,7 @@ internal static unsafe class AttentionKernels
 
     internal static int BlockRows(int lq, int lk)
     {
-        int rows = BlockRowsOverride > 0 ? BlockRowsOverride : Math.Max(MinRows, ScoreBudget / RowExp.Padded(lk) / 16 * 16);
+        int rows = BlockRowsOverride > 0 ? BlockRowsOverride : Math.Max(MinRows, ScoreBudget / AttentionRows.Padded(lk) / 16 * 16);
         return Math.Max(1, Math.Min(rows, lq));
     }
 
@@ -65,7 +65,7 @@ internal static unsafe class AttentionKernels
         WithSerialBlas(s.BH * blocks, task =>
         {
             int bh = task / blocks, i0 = task % blocks * rows, i1 = Math.Min(shape.Lq, i0 + rows);
-            var scratch = BufferPool.Rent(rows * RowExp.Padded(shape.Lk));
+            var scratch = BufferPool.Rent(rows * AttentionRows.Padded(shape.Lk));
             try
             {
                 fixed (float* sc = scratch)
@@ -77,7 +77,7 @@ internal static unsafe class AttentionKernels
 
     static void ForwardBlock(in AttentionShape s, int bh, int i0, int i1, float* q, float* k, float* v, float* o, float* lse, float* sc)
     {
-        int rows = i1 - i0, keys = KeysFor(s, i1), ld = RowExp.Padded(keys);
+        int rows = i1 - i0, keys = KeysFor(s, i1), ld = AttentionRows.Padded(keys);
         float* qb = q + ((long)bh * s.Lq + i0) * s.D, kb = k + (long)bh * s.Lk * s.D, vb = v + (long)bh * s.Lk * s.Dv;
         float* ob = o + ((long)bh * s.Lq + i0) * s.Dv, lb = lse + (long)bh * s.Lq + i0;
         Gemm.Sgemm(false, true, rows, keys, s.D, s.Scale, qb, s.D, kb, s.D, 0f, sc, ld);
@@ -87,18 +87,14 @@ internal static unsafe class AttentionKernels
         {
             float* row = sc + (long)r * ld;
             int len = RowKeys(s, i0 + r, keys);
-            float max = TensorPrimitives.Max(new ReadOnlySpan<float>(row, len));
-            float sum = RowExp.ExpShifted(row, len, max);
+            float max = AttentionRows.Max(row, len);
+            float sum = AttentionRows.ExpShifted(row, len, max);
             if (len < keys) new Span<float>(row + len, keys - len).Clear(); // causally masked keys
             inv[r] = 1f / sum;
             lb[r] = max + MathF.Log(sum);
         }
         Gemm.Sgemm(false, false, rows, s.Dv, keys, 1f, sc, ld, vb, s.Dv, 0f, ob, s.Dv);
-        for (int r = 0; r < rows; r++)
-        {
-            var orow = new Span<float>(ob + (long)r * s.Dv, s.Dv);
-            TensorPrimitives.Multiply(orow, inv[r], orow);
-        }
+        for (int r = 0; r < rows; r++) AttentionRows.Scale(ob + (long)r * s.Dv, s.Dv, inv[r]);
     }
 
     // ------------------------------------------------------------------ backward
@@ -154,8 +150,8 @@ internal static unsafe class AttentionKernels
                     }
                     if (accK != null) new Span<float>(accK, (int)kSize).Clear();
                     if (accV != null) new Span<float>(accV, (int)vSize).Clear();
-                    int ld = RowExp.Padded(shape.Lk);
-                    var scratch = BufferPool.Rent(2 * rows * ld + rows);
+                    int ld = AttentionRows.Padded(shape.Lk);
+                    var scratch = BufferPool.Rent(2 * rows * ld);
                     try
                     {
                         fixed (float* sc = scratch)
@@ -163,7 +159,7 @@ internal static unsafe class AttentionKernels
                             {
                                 int i0 = b * rows, i1 = Math.Min(shape.Lq, i0 + rows);
                                 BackwardBlock(shape, bh, i0, i1, (float*)Q, (float*)K, (float*)V, (float*)O, (float*)Lse, (float*)DO,
-                                    (float*)DQ, accK, accV, sc, sc + rows * ld, sc + 2 * rows * ld);
+                                    (float*)DQ, accK, accV, sc, sc + rows * ld);
                             }
                     }
                     finally { BufferPool.Return(scratch); }
@@ -190,9 +186,9 @@ internal static unsafe class AttentionKernels
     }
 
     static void BackwardBlock(in AttentionShape s, int bh, int i0, int i1, float* q, float* k, float* v, float* o, float* lse,
-        float* dO, float* dq, float* accK, float* accV, float* p, float* ds, float* delta)
+        float* dO, float* dq, float* accK, float* accV, float* p, float* ds)
     {
-        int rows = i1 - i0, keys = KeysFor(s, i1), ld = RowExp.Padded(keys);
+        int rows = i1 - i0, keys = KeysFor(s, i1), ld = AttentionRows.Padded(keys);
         long qRow = (long)bh * s.Lq + i0;
         float* qb = q + qRow * s.D, kb = k + (long)bh * s.Lk * s.D, vb = v + (long)bh * s.Lk * s.Dv;
         float* ob = o + qRow * s.Dv, dOb = dO + qRow * s.Dv, lb = lse + qRow;
@@ -202,7 +198,7 @@ internal static unsafe class AttentionKernels
         {
             float* row = p + (long)r * ld;
             int len = RowKeys(s, i0 + r, keys);
-            RowExp.ExpShifted(row, len, lb[r]);
+            AttentionRows.ExpShifted(row, len, lb[r]);
             if (len < keys) new Span<float>(row + len, keys - len).Clear();
         }
         if (accV != null)
@@ -211,9 +207,8 @@ internal static unsafe class AttentionKernels
         Gemm.Sgemm(false, true, rows, keys, s.Dv, 1f, dOb, s.Dv, vb, s.Dv, 0f, ds, ld);
         for (int r = 0; r < rows; r++)
         {
-            delta[r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dOb + (long)r * s.Dv, s.Dv), new ReadOnlySpan<float>(ob + (long)r * s.Dv, s.Dv));
-            var dsRow = new Span<float>(ds + (long)r * ld, keys);
-            TensorPrimitives.AddMultiply(dsRow, -delta[r], new ReadOnlySpan<float>(p + (long)r * ld, keys), dsRow);
+            float delta = AttentionRows.Dot(dOb + (long)r * s.Dv, ob + (long)r * s.Dv, s.Dv);
+            AttentionRows.SoftmaxGrad(p + (long)r * ld, ds + (long)r * ld, keys, delta);
         }
         if (dq != null)
             Gemm.Sgemm(false, false, rows, s.D, keys, s.Scale, ds, ld, kb, s.D, 0f, dq + qRow * s.D, s.D);
@@ -223,9 +218,13 @@ internal static unsafe class AttentionKernels
 
     // ------------------------------------------------------------------ threading
 
+    static readonly object BlasGate = new();
+    static int serialBlasSections;
+
     /// <summary>
     /// Runs the tasks on Deja's threads with OpenBLAS single-threaded meanwhile (each task's sgemm
-    /// runs on the task's own thread), then gives OpenBLAS its thread count back.
+    /// runs on the task's own thread), then gives OpenBLAS its thread count back. Counted, so that
+    /// attention calls running at the same time on several threads restore it only when the last ends.
     /// </summary>
     static void WithSerialBlas(int count, Action<int> body)
     {
@@ -235,8 +234,8 @@ internal static unsafe class AttentionKernels
             return;
         }
         _ = Blas.Available; // load OpenBLAS now: loading applies Threading.Threads and would undo the override
-        Blas.SetThreads(1);
+        lock (BlasGate) if (serialBlasSections++ == 0) Blas.SetThreads(1);
         try { Threading.For(count, body); }
-        finally { Blas.SetThreads(Threading.Threads); }
+        finally { lock (BlasGate) if (--serialBlasSections == 0) Blas.SetThreads(Threading.Threads); }
     }
 }

@@ -4,15 +4,19 @@ using System.Runtime.Intrinsics;
 namespace Deja.Tensors.Kernels;
 
 /// <summary>
-/// row[j] = exp(row[j] − shift) in place, fused with the sum of the results: the softmax of a row of
-/// attention scores in one pass after its max. TensorPrimitives would need three passes (subtract,
-/// exp, sum) over rows that are the bulk of attention's non-GEMM time.
+/// Row kernels of attention, on raw pointers. TensorPrimitives costs around 50–100 ns per call in
+/// bounds and NaN handling, which at cross-attention's 77-key rows (65536 rows per SD call) was as
+/// much as the products themselves; these loops are plain Vector512 code.
+///
+/// <see cref="ExpShifted"/> does row[j] = exp(row[j] − shift) in place, fused with the sum of the
+/// results: the softmax of a row in one pass after its max, where TensorPrimitives would need three
+/// (subtract, exp, sum).
 ///
 /// exp uses the usual reduction x = n·ln2 + r, |r| ≤ ln2/2, a degree-7 polynomial for e^r (relative
 /// error about 1e-7) and 2^n built from the exponent bits. Arguments below −87.3 (where 2^n would be
 /// denormal) give exactly 0, so −∞ scores vanish; NaN stays NaN. Arguments must stay below 88.
 /// </summary>
-internal static unsafe class RowExp
+internal static unsafe class AttentionRows
 {
     /// <summary>Rows handed to <see cref="ExpShifted"/> must have room for a multiple of this many floats.</summary>
     public const int Pad = 16;
@@ -26,6 +30,70 @@ internal static unsafe class RowExp
     // e^r ≈ 1 + r + r²·(C2 + r·(C3 + r·(C4 + r·(C5 + r·(C6 + r·C7))))) on |r| ≤ ln2/2
     const float C2 = 5.0000001201e-1f, C3 = 1.6666665459e-1f, C4 = 4.1665795894e-2f;
     const float C5 = 8.3334519073e-3f, C6 = 1.3981999507e-3f, C7 = 1.9875691500e-4f;
+
+    /// <summary>
+    /// Max of row[0..len), len ≥ 1. A NaN may be skipped; it still turns the row's exp and sum into NaN.
+    /// </summary>
+    public static float Max(float* row, int len)
+    {
+        if (!Vector512.IsHardwareAccelerated || len < 16)
+            return System.Numerics.Tensors.TensorPrimitives.Max(new ReadOnlySpan<float>(row, len));
+        var m0 = Vector512.Load(row);
+        var m1 = m0;
+        int j = 16;
+        for (; j + 32 <= len; j += 32)
+        {
+            m0 = Vector512.MaxNative(m0, Vector512.Load(row + j));
+            m1 = Vector512.MaxNative(m1, Vector512.Load(row + j + 16));
+        }
+        if (j + 16 <= len) { m0 = Vector512.MaxNative(m0, Vector512.Load(row + j)); j += 16; }
+        if (j < len) m1 = Vector512.MaxNative(m1, Vector512.Load(row + len - 16)); // overlaps, stays inside the row
+        var m = Vector512.MaxNative(m0, m1);
+        var h = Vector256.MaxNative(m.GetLower(), m.GetUpper());
+        var x = Vector128.MaxNative(h.GetLower(), h.GetUpper());
+        x = Vector128.MaxNative(x, Vector128.Shuffle(x, Vector128.Create(2, 3, 0, 1)));
+        x = Vector128.MaxNative(x, Vector128.Shuffle(x, Vector128.Create(1, 0, 3, 2)));
+        return x.ToScalar();
+    }
+
+    /// <summary>x[0..n) *= s.</summary>
+    public static void Scale(float* x, int n, float s)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var v = Vector512.Create(s);
+            for (; j + 16 <= n; j += 16) (Vector512.Load(x + j) * v).Store(x + j);
+        }
+        for (; j < n; j++) x[j] *= s;
+    }
+
+    /// <summary>Σ a[j]·b[j] over [0, n).</summary>
+    public static float Dot(float* a, float* b, int n)
+    {
+        int j = 0;
+        float sum = 0;
+        if (Vector512.IsHardwareAccelerated && n >= 16)
+        {
+            var acc = Vector512<float>.Zero;
+            for (; j + 16 <= n; j += 16) acc = Vector512.FusedMultiplyAdd(Vector512.Load(a + j), Vector512.Load(b + j), acc);
+            sum = Vector512.Sum(acc);
+        }
+        for (; j < n; j++) sum += a[j] * b[j];
+        return sum;
+    }
+
+    /// <summary>The softmax backward of one row: dp[j] = p[j]·(dp[j] − delta) over [0, n).</summary>
+    public static void SoftmaxGrad(float* p, float* dp, int n, float delta)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var d = Vector512.Create(delta);
+            for (; j + 16 <= n; j += 16) (Vector512.Load(p + j) * (Vector512.Load(dp + j) - d)).Store(dp + j);
+        }
+        for (; j < n; j++) dp[j] = p[j] * (dp[j] - delta);
+    }
 
     /// <summary>
     /// row[j] = exp(row[j] − shift) for j &lt; len and returns their sum. Elements from len up to
