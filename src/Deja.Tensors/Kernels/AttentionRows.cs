@@ -4,9 +4,9 @@ using System.Runtime.Intrinsics;
 namespace Deja.Tensors.Kernels;
 
 /// <summary>
-/// Row kernels of attention, on raw pointers. TensorPrimitives costs around 50–100 ns per call in
-/// bounds and NaN handling, which at cross-attention's 77-key rows (65536 rows per SD call) was as
-/// much as the products themselves; these loops are plain Vector512 code.
+/// Row kernels of attention, on raw pointers, in plain Vector512 code. TensorPrimitives pays a fixed
+/// cost per call (its Max took 85 ns on a 77-float row, against 4 ns here), and cross-attention has
+/// 65536 rows of 77 keys per SD call, where such per-row costs rivalled the products themselves.
 ///
 /// <see cref="ExpShifted"/> does row[j] = exp(row[j] − shift) in place, fused with the sum of the
 /// results: the softmax of a row in one pass after its max, where TensorPrimitives would need three
