@@ -19,14 +19,26 @@ public static class OpsBench
     {
         Console.Error.WriteLine($"threads {Threading.Threads}, BLAS {(Blas.Available ? Blas.LibraryPath : "none")}, kernels {Blas.CoreName}");
         var g = new Generator(1);
-        var results = new List<BenchResult>
+        // Each entry starts from a clean slate (BenchTimer.Isolate), so its peak RSS is its own.
+        var entries = new List<Func<BenchResult>>
         {
-            Sgemm("sgemm_1024", 1024, 1024, 1024, g),
-            Sgemm("sgemm_4096x2880x320", 4096, 2880, 320, g),
-            Sgemm("sgemm_4096x320x4096", 4096, 320, 4096, g),
-            Sgemm("sgemm_4096x40x4096", 4096, 40, 4096, g),
-            NormBench.GroupNormSd(g),
+            () => Sgemm("sgemm_1024", 1024, 1024, 1024, g),
+            () => Sgemm("sgemm_4096x2880x320", 4096, 2880, 320, g),
+            () => Sgemm("sgemm_4096x320x4096", 4096, 320, 4096, g),
+            () => Sgemm("sgemm_4096x40x4096", 4096, 40, 4096, g),
+            () => AttentionBench.SelfAttentionSd(g),
+            () => AttentionBench.CrossAttentionSd(g),
+            () => AttentionBench.SelfAttentionSdForwardBackward(g),
+            () => NormBench.GroupNormSd(g),
         };
+        var results = new List<BenchResult>();
+        foreach (var entry in entries)
+        {
+            BenchTimer.Isolate();
+            var r = entry();
+            results.Add(r);
+            if (!json) Console.Error.WriteLine($"  {r.Name}: {r.Seconds:F4} s");
+        }
         BenchReport.Print(results, json);
         return 0;
     }
