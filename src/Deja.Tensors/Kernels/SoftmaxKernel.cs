@@ -45,7 +45,12 @@ public static class SoftmaxKernel
         TensorPrimitives.Subtract(x, max, y);
         TensorPrimitives.Exp(y, y);
         float sum = Elementwise.PairwiseSum(y);
-        if (log) TensorPrimitives.Subtract(x, max + MathF.Log(sum), y);
+        if (log)
+        {
+            // (x − max) − log Σ, in that order: x − (max + log Σ) would round at the magnitude of max.
+            TensorPrimitives.Subtract(x, max, y);
+            TensorPrimitives.Subtract(y, MathF.Log(sum), y);
+        }
         else TensorPrimitives.Multiply(y, 1f / sum, y);
     }
 
@@ -66,10 +71,14 @@ public static class SoftmaxKernel
         }
         if (log)
         {
-            // log-softmax = x − (max + log Σ)
+            // log-softmax = (x − max) − log Σ
             TensorPrimitives.Log(sum, sum);
-            TensorPrimitives.Add(sum, max, sum);
-            for (int k = 0; k < n; k++) TensorPrimitives.Subtract(x.Slice(k * stride, w), sum, y.Slice(k * stride, w));
+            for (int k = 0; k < n; k++)
+            {
+                var yk = y.Slice(k * stride, w);
+                TensorPrimitives.Subtract(x.Slice(k * stride, w), max, yk);
+                TensorPrimitives.Subtract(yk, sum, yk);
+            }
         }
         else
         {
