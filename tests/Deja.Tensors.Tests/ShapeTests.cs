@@ -16,6 +16,8 @@ public class ShapeTests
         { new[] { 2, 3, 70 }, new[] { 0, 2, 1 } },         // NCHW → NHWC-style tiles with partial tiles
         { new[] { 1, 3, 1 }, new[] { 2, 1, 0 } },          // only size-1 dims move: a view
         { new[] { 2, 3, 2, 3 }, new[] { 3, 2, 1, 0 } },
+        { new[] { 3, 37, 45 }, new[] { 0, 2, 1 } },        // 8×8 register blocks with ragged edges
+        { new[] { 19, 2, 13 }, new[] { 2, 1, 0 } },
     };
 
     [Theory]

@@ -73,7 +73,7 @@ public class UnaryTests
         Assert.True(worstGelu <= 2e-7, $"gelu worst relative error {worstGelu:G3}");
         // The double-precision form of the same approximation is far more accurate than float needs.
         for (double v = -6; v <= 6; v += 0.01)
-            Assert.True(Rel(ErfKernel.Scalar(v), Reference.Erf(v)) < 1e-11, $"scalar erf at {v}");
+            Assert.True(Rel(ErfKernel.Scalar(v), Reference.Erf(v)) < 1e-9, $"scalar erf at {v}");
     }
 
     static double Rel(double got, double want) => want == 0 ? Math.Abs(got) : Math.Abs(got - want) / Math.Abs(want);

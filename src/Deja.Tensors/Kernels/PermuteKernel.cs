@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics.X86;
+
 namespace Deja.Tensors.Kernels;
 
 /// <summary>
@@ -8,6 +10,7 @@ namespace Deja.Tensors.Kernels;
 /// the destination's innermost dims is transposed in cache-sized tiles (e.g. [B, C, HW] → [B, HW, C]).
 /// Each output element is written by exactly one task, so the thread count cannot change the result.
 /// </summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 public static class PermuteKernel
 {
     const int TaskWork = 1 << 15;
@@ -106,14 +109,14 @@ public static class PermuteKernel
 
     /// <summary>
     /// The source's innermost dim sits at output position <paramref name="q"/>: for each combination of
-    /// the other dims, transpose the [size(q), size(last)] plane in tiles.
+    /// the other dims, transpose the [size(q), size(last)] plane in tiles, 8×8 blocks in registers.
     /// </summary>
-    static void Tiles(float[] src, int srcOffset, float[] dst, int dstOffset, int[] outShape, int[] inStride, int q)
+    static unsafe void Tiles(float[] src, int srcOffset, float[] dst, int dstOffset, int[] outShape, int[] inStride, int q)
     {
         int r = outShape.Length;
         var outStride = Shapes.Strides(outShape);
         int rows = outShape[q], cols = outShape[r - 1]; // plane: output rows × output columns
-        int rowStride = outStride[q], colStride = inStride[r - 1]; // source stride of a row is 1
+        int rowStride = outStride[q], colStride = inStride[r - 1]; // the source stride of a row is 1
         var planeDims = Enumerable.Range(0, r - 1).Where(d => d != q).ToArray();
         int planes = 1;
         foreach (var d in planeDims) planes *= outShape[d];
@@ -130,13 +133,22 @@ public static class PermuteKernel
                 sBase += c * inStride[d];
                 dBase += c * outStride[d];
             }
-            for (int c0 = 0; c0 < cols; c0 += Tile)
+            fixed (float* ps0 = src, pd0 = dst)
             {
-                int c1 = Math.Min(cols, c0 + Tile);
-                for (int row = r0; row < r1; row++)
+                float* ps = ps0 + sBase, pd = pd0 + dBase;
+                for (int c0 = 0; c0 < cols; c0 += Tile)
                 {
-                    int s = sBase + row + c0 * colStride, o = dBase + row * rowStride;
-                    for (int c = c0; c < c1; c++, s += colStride) dst[o + c] = src[s];
+                    int c1 = Math.Min(cols, c0 + Tile);
+                    int rb = r0;
+                    if (Avx.IsSupported)
+                        for (; rb + 8 <= r1; rb += 8)
+                        {
+                            int cb = c0;
+                            for (; cb + 8 <= c1; cb += 8)
+                                Transpose8x8(ps + rb + (long)cb * colStride, colStride, pd + (long)rb * rowStride + cb, rowStride);
+                            Scalar(ps, pd, rb, rb + 8, cb, c1, rowStride, colStride);
+                        }
+                    Scalar(ps, pd, rb, r1, c0, c1, rowStride, colStride);
                 }
             }
         }
@@ -145,5 +157,47 @@ public static class PermuteKernel
         if (total < Elementwise.ParallelThreshold) { for (int t = 0; t < tasks; t++) Task(t); return; }
         int perTask = Math.Max(1, TaskWork / (Tile * cols));
         Threading.Chunks(tasks, perTask, (s, e) => { for (int t = s; t < e; t++) Task(t); });
+    }
+
+    static unsafe void Scalar(float* src, float* dst, int r0, int r1, int c0, int c1, int rowStride, int colStride)
+    {
+        for (int row = r0; row < r1; row++)
+        {
+            float* s = src + row + (long)c0 * colStride;
+            float* d = dst + (long)row * rowStride;
+            for (int c = c0; c < c1; c++, s += colStride) d[c] = *s;
+        }
+    }
+
+    /// <summary>
+    /// Reads 8 source vectors (8 consecutive output rows each, one per output column) and writes them as
+    /// 8 output row segments: the usual unpack / shuffle / lane-swap transpose.
+    /// </summary>
+    static unsafe void Transpose8x8(float* src, int srcStride, float* dst, int dstStride)
+    {
+        var r0 = Avx.LoadVector256(src);
+        var r1 = Avx.LoadVector256(src + srcStride);
+        var r2 = Avx.LoadVector256(src + 2 * (long)srcStride);
+        var r3 = Avx.LoadVector256(src + 3 * (long)srcStride);
+        var r4 = Avx.LoadVector256(src + 4 * (long)srcStride);
+        var r5 = Avx.LoadVector256(src + 5 * (long)srcStride);
+        var r6 = Avx.LoadVector256(src + 6 * (long)srcStride);
+        var r7 = Avx.LoadVector256(src + 7 * (long)srcStride);
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20));
+        Avx.Store(dst + dstStride, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 2 * (long)dstStride, Avx.Permute2x128(u2, u6, 0x20));
+        Avx.Store(dst + 3 * (long)dstStride, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 4 * (long)dstStride, Avx.Permute2x128(u0, u4, 0x31));
+        Avx.Store(dst + 5 * (long)dstStride, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 6 * (long)dstStride, Avx.Permute2x128(u2, u6, 0x31));
+        Avx.Store(dst + 7 * (long)dstStride, Avx.Permute2x128(u3, u7, 0x31));
     }
 }

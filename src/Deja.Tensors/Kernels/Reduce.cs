@@ -8,6 +8,7 @@ namespace Deja.Tensors.Kernels;
 /// fixed row blocks — and partial results are combined in index order, so the results are identical
 /// for any thread count.
 /// </summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 public static class Reduce
 {
     /// <summary>Columns per task when inner &gt; 1; the scratch for one chunk lives on the stack.</summary>

@@ -7,6 +7,7 @@ namespace Deja.Tensors.Kernels;
 /// the maximum for stability. Rows (inner == 1) or fixed column chunks (inner &gt; 1) are independent
 /// tasks, so the results do not depend on the thread count.
 /// </summary>
+[System.Runtime.CompilerServices.SkipLocalsInit]
 public static class SoftmaxKernel
 {
     const int ColumnChunk = 1024;
