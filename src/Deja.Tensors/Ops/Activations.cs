@@ -8,7 +8,7 @@ public static partial class Ops
 {
     public static Tensor Tanh(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.Tanh(a, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.Tanh(a, y));
         // d tanh = 1 − y²
         return Autograd.Record(o, "tanh", [x], g =>
         {
@@ -20,7 +20,7 @@ public static partial class Ops
 
     public static Tensor Sigmoid(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.Sigmoid(a, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.Sigmoid(a, y));
         return Autograd.Record(o, "sigmoid", [x], g =>
         {
             using var d = SigmoidSlope(o);
@@ -38,7 +38,7 @@ public static partial class Ops
     /// <summary>x·σ(x) (a.k.a. swish).</summary>
     public static Tensor Silu(Tensor x)
     {
-        var o = Map(x, Unary.Silu);
+        var o = UnaryMap(x, Unary.Silu);
         // d = σ + x·σ(1 − σ)
         return Autograd.Record(o, "silu", [x], g =>
         {
@@ -60,7 +60,7 @@ public static partial class Ops
     /// <summary>Exact GELU, x·Φ(x) (PyTorch's gelu with approximate="none").</summary>
     public static Tensor Gelu(Tensor x)
     {
-        var o = Map(x, ErfKernel.Gelu);
+        var o = UnaryMap(x, ErfKernel.Gelu);
         // d = Φ(x) + x·φ(x)
         return Autograd.Record(o, "gelu", [x], g =>
         {
@@ -75,7 +75,7 @@ public static partial class Ops
     /// <summary>GELU's tanh approximation, 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))) (PyTorch's approximate="tanh").</summary>
     public static Tensor GeluTanh(Tensor x)
     {
-        var o = Map(x, Unary.GeluTanh);
+        var o = UnaryMap(x, Unary.GeluTanh);
         // y = x·σ(z) with z = 2k(x + c·x³): d = σ(z) + x·σ(z)(1 − σ(z))·2k(1 + 3c·x²)
         return Autograd.Record(o, "gelu_tanh", [x], g =>
         {
@@ -99,7 +99,7 @@ public static partial class Ops
     /// <summary>x·σ(1.702x), the GELU approximation of OpenAI's CLIP ("quick_gelu").</summary>
     public static Tensor QuickGelu(Tensor x)
     {
-        var o = Map(x, Unary.QuickGelu);
+        var o = UnaryMap(x, Unary.QuickGelu);
         return Autograd.Record(o, "quick_gelu", [x], g =>
         {
             using var ax = MulScalar(x, Unary.QuickGeluScale);
@@ -112,10 +112,10 @@ public static partial class Ops
     /// <summary>max(x, 0); the gradient is 1 where x &gt; 0 and 0 elsewhere (including x = 0).</summary>
     public static Tensor Relu(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.Max(a, 0f, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.Max(a, 0f, y));
         return Autograd.Record(o, "relu", [x], g =>
         {
-            using var mask = Map(x, Unary.PositiveMask);
+            using var mask = UnaryMap(x, Unary.PositiveMask);
             return [Mul(g, mask)];
         }, x);
     }

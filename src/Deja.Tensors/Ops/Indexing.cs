@@ -6,9 +6,9 @@ namespace Deja.Tensors;
 public static partial class Ops
 {
     /// <summary>Rows of <paramref name="x"/> (along dim 0) at <paramref name="indices"/>, in that order: [indices.Length, ...].</summary>
-    public static Tensor IndexSelect(Tensor x, int[] indices) => Gather(x, indices, "index_select");
+    public static Tensor IndexSelect(Tensor x, int[] indices) => GatherRows(x, indices, "index_select");
 
-    static Tensor Gather(Tensor x, int[] indices, string op)
+    static Tensor GatherRows(Tensor x, int[] indices, string op)
     {
         if (x.Rank < 1) throw new ArgumentException($"{op}: cannot index a scalar");
         int rows = x.Shape[0];
@@ -28,7 +28,7 @@ public static partial class Ops
         if ((long)ids.Length * row < Elementwise.ParallelThreshold) Task(0, ids.Length);
         else Threading.Chunks(ids.Length, Math.Max(1, Unary.Chunk / Math.Max(1, row)), Task);
         var shape = x.Shape;
-        return Autograd.Record(o, op, [x], g => [ScatterAdd(g, ids, shape)]);
+        return Autograd.Record(o, op, [x], g => [ScatterAddRows(g, ids, shape)]);
     }
 
     /// <summary>
@@ -36,7 +36,7 @@ public static partial class Ops
     /// independent tasks and each adds its rows in the order of ids, so repeated ids sum the same way for
     /// any thread count.
     /// </summary>
-    static Tensor ScatterAdd(Tensor g, int[] ids, int[] shape)
+    static Tensor ScatterAddRows(Tensor g, int[] ids, int[] shape)
     {
         var o = Tensor.Zeros(shape);
         int row = Shapes.Numel(shape.AsSpan(1));
@@ -68,7 +68,7 @@ public static partial class Ops
         if (weight.Rank != 2) throw new ArgumentException($"embedding: weight must be [num_embeddings, dim], got {Shapes.Str(weight.Shape)}");
         if (Shapes.Numel(shape) != ids.Length)
             throw new ArgumentException($"embedding: {ids.Length} ids do not fill shape {Shapes.Str(shape)}");
-        var rows = Gather(weight, ids, "embedding");
+        var rows = GatherRows(weight, ids, "embedding");
         var o = Reshape(rows, [.. shape, weight.Shape[1]]);
         if (!ReferenceEquals(o, rows)) rows.Dispose();
         return o;

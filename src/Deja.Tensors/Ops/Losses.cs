@@ -32,7 +32,7 @@ public static partial class Ops
     static Tensor UnitAlong(Tensor x, int dim, float eps)
     {
         using var norm = Norm(x, [dim], keepDim: true);
-        using var lift = Map(norm, (n, y) => { for (int i = 0; i < n.Length; i++) y[i] = n[i] < eps ? eps - n[i] : 0f; });
+        using var lift = UnaryMap(norm, (n, y) => { for (int i = 0; i < n.Length; i++) y[i] = n[i] < eps ? eps - n[i] : 0f; });
         using var clamped = Add(norm, lift);
         return Div(x, clamped);
     }

@@ -47,16 +47,16 @@ public static partial class Ops
     // ------------------------------------------------------------ max, min
 
     /// <summary>Maximum over dims (values). The gradient goes to the first maximal element of each reduced group.</summary>
-    public static Tensor Max(Tensor x, int[] dims, bool keepDim = false) => Extreme(x, dims, keepDim, max: true);
+    public static Tensor Max(Tensor x, int[] dims, bool keepDim = false) => MaxOrMin(x, dims, keepDim, max: true);
     public static Tensor Max(Tensor x) => Max(x, []);
     public static Tensor Max(Tensor x, int dim, bool keepDim = false) => Max(x, [dim], keepDim);
 
     /// <summary>Minimum over dims (values). The gradient goes to the first minimal element of each reduced group.</summary>
-    public static Tensor Min(Tensor x, int[] dims, bool keepDim = false) => Extreme(x, dims, keepDim, max: false);
+    public static Tensor Min(Tensor x, int[] dims, bool keepDim = false) => MaxOrMin(x, dims, keepDim, max: false);
     public static Tensor Min(Tensor x) => Min(x, []);
     public static Tensor Min(Tensor x, int dim, bool keepDim = false) => Min(x, [dim], keepDim);
 
-    static Tensor Extreme(Tensor x, int[] dims, bool keepDim, bool max)
+    static Tensor MaxOrMin(Tensor x, int[] dims, bool keepDim, bool max)
     {
         string op = max ? "max" : "min";
         var (keep, reduced) = ReducedShapes(x.Shape, dims, op);
@@ -69,7 +69,7 @@ public static partial class Ops
         return Autograd.Record(result, op, [x], g =>
         {
             using var mask = FirstMatchMask(x, result, reduced);
-            return [GradTimes(g, keep, x.Shape, mask)];
+            return [ReductionGradTimes(g, keep, x.Shape, mask)];
         }, x, result);
     }
 
@@ -77,7 +77,7 @@ public static partial class Ops
     static Tensor FirstMatchMask(Tensor x, Tensor values, bool[] reduced)
     {
         var mask = Tensor.Empty(x.Shape);
-        if (SingleRun(x.Shape, reduced) is { } run)
+        if (ReductionRun(x.Shape, reduced) is { } run)
         {
             var (outer, red, inner) = run;
             Reduce.FirstMatchMask(x.Array, x.Offset, values.Array, values.Offset, mask.Array, mask.Offset, outer, red, inner);
@@ -110,7 +110,7 @@ public static partial class Ops
             using var lse = Reshape(result, keep);
             using var shifted = Sub(x, lse);
             using var softmax = Exp(shifted);
-            return [GradTimes(g, keep, x.Shape, softmax)];
+            return [ReductionGradTimes(g, keep, x.Shape, softmax)];
         }, x, result);
     }
 
@@ -133,10 +133,10 @@ public static partial class Ops
         {
             using var norm = Reshape(result, keep);
             // Adding 1 where the norm is 0 (a constant) makes x/‖x‖ = 0/1 there, and changes nothing elsewhere.
-            using var zeroFix = Map(norm, static (a, y) => { for (int i = 0; i < a.Length; i++) y[i] = a[i] == 0 ? 1f : 0f; });
+            using var zeroFix = UnaryMap(norm, static (a, y) => { for (int i = 0; i < a.Length; i++) y[i] = a[i] == 0 ? 1f : 0f; });
             using var safe = Add(norm, zeroFix);
             using var unit = Div(x, safe);
-            return [GradTimes(g, keep, x.Shape, unit)];
+            return [ReductionGradTimes(g, keep, x.Shape, unit)];
         }, x, result);
     }
 
@@ -149,7 +149,7 @@ public static partial class Ops
     /// The gradient of a reduction: <paramref name="g"/> (the reduced shape) broadcast back over the input
     /// shape through <paramref name="keep"/>, times <paramref name="factor"/> (input shape). Differentiable.
     /// </summary>
-    static Tensor GradTimes(Tensor g, int[] keep, int[] inShape, Tensor factor)
+    static Tensor ReductionGradTimes(Tensor g, int[] keep, int[] inShape, Tensor factor)
     {
         var gk = Reshape(g, keep);
         var r = Mul(gk, factor); // broadcasting does the expansion
@@ -164,7 +164,7 @@ public static partial class Ops
     /// </summary>
     static void OverReducedDims(Tensor x, bool[] reduced, Action<float[], int, int, int, int> kernel)
     {
-        if (SingleRun(x.Shape, reduced) is { } run)
+        if (ReductionRun(x.Shape, reduced) is { } run)
         {
             var (outer, red, inner) = run;
             kernel(x.Array, x.Offset, outer, red, inner);
@@ -178,7 +178,7 @@ public static partial class Ops
     }
 
     /// <summary>[outer, reduce, inner] when the reduced dims of size &gt; 1 are adjacent, else null.</summary>
-    static (int Outer, int Reduce, int Inner)? SingleRun(int[] shape, bool[] reduced)
+    static (int Outer, int Reduce, int Inner)? ReductionRun(int[] shape, bool[] reduced)
     {
         int first = -1, last = -1;
         for (int i = 0; i < shape.Length; i++)

@@ -70,7 +70,7 @@ public static partial class Ops
         else
         {
             o = Tensor.Empty(shape);
-            CopyRows(x.Array, x.Offset + start * inner, size * inner, o.Array, o.Offset, length * inner, outer, length * inner);
+            CopyRowRuns(x.Array, x.Offset + start * inner, size * inner, o.Array, o.Offset, length * inner, outer, length * inner);
         }
         var inShape = x.Shape;
         return Autograd.Record(o, "narrow", [x], g => [NarrowBackward(g, inShape, ax, start)]);
@@ -83,7 +83,7 @@ public static partial class Ops
         int inner = 1, outer = 1, len = g.Shape[dim];
         for (int i = dim + 1; i < shape.Length; i++) inner *= shape[i];
         for (int i = 0; i < dim; i++) outer *= shape[i];
-        CopyRows(g.Array, g.Offset, len * inner, o.Array, o.Offset + start * inner, shape[dim] * inner, outer, len * inner);
+        CopyRowRuns(g.Array, g.Offset, len * inner, o.Array, o.Offset + start * inner, shape[dim] * inner, outer, len * inner);
         return Autograd.Record(o, "narrow_backward", [g], gg => [Narrow(gg, dim, start, len)]);
     }
 
@@ -150,7 +150,7 @@ public static partial class Ops
         {
             var x = tensors[t];
             int run = x.Shape[ax] * inner;
-            CopyRows(x.Array, x.Offset, run, o.Array, o.Offset + offsets[t] * inner, total * inner, outer, run);
+            CopyRowRuns(x.Array, x.Offset, run, o.Array, o.Offset + offsets[t] * inner, total * inner, outer, run);
         }
         var inputs = (Tensor[])tensors.Clone();
         return Autograd.Record(o, "concat", inputs, g =>
@@ -247,7 +247,7 @@ public static partial class Ops
     // ------------------------------------------------------------ copying helper
 
     /// <summary>Copies <paramref name="rows"/> runs of <paramref name="length"/> floats between strided rows, in parallel when large.</summary>
-    static void CopyRows(float[] src, int srcOffset, int srcStride, float[] dst, int dstOffset, int dstStride, int rows, int length)
+    static void CopyRowRuns(float[] src, int srcOffset, int srcStride, float[] dst, int dstOffset, int dstStride, int rows, int length)
     {
         if (length == 0 || rows == 0) return;
         void Task(int s, int e)

@@ -9,7 +9,7 @@ namespace Deja.Tensors;
 public static partial class Ops
 {
     /// <summary>A new tensor y = kernel(x), computed in parallel fixed chunks when large. Records nothing.</summary>
-    internal static Tensor Map(Tensor x, SpanMap kernel)
+    internal static Tensor UnaryMap(Tensor x, SpanMap kernel)
     {
         var o = Tensor.Empty(x.Shape);
         Unary.Map(x.Array, x.Offset, o.Array, o.Offset, x.Length, kernel);
@@ -18,19 +18,19 @@ public static partial class Ops
 
     public static Tensor Exp(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.Exp(a, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.Exp(a, y));
         return Autograd.Record(o, "exp", [x], g => [Mul(g, o)], o);
     }
 
     public static Tensor Log(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.Log(a, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.Log(a, y));
         return Autograd.Record(o, "log", [x], g => [Div(g, x)], x);
     }
 
     public static Tensor Sqrt(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.Sqrt(a, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.Sqrt(a, y));
         // d√x = 1/(2√x)
         return Autograd.Record(o, "sqrt", [x], g =>
         {
@@ -42,7 +42,7 @@ public static partial class Ops
     /// <summary>1/√x.</summary>
     public static Tensor Rsqrt(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.ReciprocalSqrt(a, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.ReciprocalSqrt(a, y));
         // d x^(−1/2) = −x^(−3/2)/2 = −y³/2
         return Autograd.Record(o, "rsqrt", [x], g =>
         {
@@ -58,12 +58,12 @@ public static partial class Ops
     {
         var o = p switch
         {
-            1f => Map(x, static (a, y) => a.CopyTo(y)),
-            2f => Map(x, static (a, y) => TensorPrimitives.Multiply(a, a, y)),
-            0.5f => Map(x, static (a, y) => TensorPrimitives.Sqrt(a, y)),
-            -0.5f => Map(x, static (a, y) => TensorPrimitives.ReciprocalSqrt(a, y)),
-            -1f => Map(x, static (a, y) => TensorPrimitives.Reciprocal(a, y)),
-            _ => Map(x, (a, y) => TensorPrimitives.Pow(a, p, y)),
+            1f => UnaryMap(x, static (a, y) => a.CopyTo(y)),
+            2f => UnaryMap(x, static (a, y) => TensorPrimitives.Multiply(a, a, y)),
+            0.5f => UnaryMap(x, static (a, y) => TensorPrimitives.Sqrt(a, y)),
+            -0.5f => UnaryMap(x, static (a, y) => TensorPrimitives.ReciprocalSqrt(a, y)),
+            -1f => UnaryMap(x, static (a, y) => TensorPrimitives.Reciprocal(a, y)),
+            _ => UnaryMap(x, (a, y) => TensorPrimitives.Pow(a, p, y)),
         };
         return Autograd.Record(o, "pow", [x], g =>
         {
@@ -77,7 +77,7 @@ public static partial class Ops
 
     public static Tensor Square(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.Multiply(a, a, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.Multiply(a, a, y));
         return Autograd.Record(o, "square", [x], g =>
         {
             using var twoX = MulScalar(x, 2f);
@@ -88,10 +88,10 @@ public static partial class Ops
     /// <summary>|x|; the gradient is sign(x), 0 at 0 (as in PyTorch).</summary>
     public static Tensor Abs(Tensor x)
     {
-        var o = Map(x, static (a, y) => TensorPrimitives.Abs(a, y));
+        var o = UnaryMap(x, static (a, y) => TensorPrimitives.Abs(a, y));
         return Autograd.Record(o, "abs", [x], g =>
         {
-            using var sign = Map(x, Unary.Sign);
+            using var sign = UnaryMap(x, Unary.Sign);
             return [Mul(g, sign)];
         }, x);
     }
@@ -104,14 +104,14 @@ public static partial class Ops
     {
         if (min is null && max is null) throw new ArgumentException("clamp: give at least one of min and max");
         float lo = min ?? float.NegativeInfinity, hi = max ?? float.PositiveInfinity;
-        var o = Map(x, (a, y) =>
+        var o = UnaryMap(x, (a, y) =>
         {
             if (min is not null) TensorPrimitives.Max(a, lo, y); else a.CopyTo(y);
             if (max is not null) TensorPrimitives.Min(y, hi, y);
         });
         return Autograd.Record(o, "clamp", [x], g =>
         {
-            using var inside = Map(x, (a, y) => Unary.RangeMask(a, y, lo, hi));
+            using var inside = UnaryMap(x, (a, y) => Unary.RangeMask(a, y, lo, hi));
             return [Mul(g, inside)];
         }, x);
     }
@@ -119,7 +119,7 @@ public static partial class Ops
     /// <summary>The error function, accurate to about half a float ulp (see <see cref="ErfKernel"/>).</summary>
     public static Tensor Erf(Tensor x)
     {
-        var o = Map(x, ErfKernel.Apply);
+        var o = UnaryMap(x, ErfKernel.Apply);
         // d erf(x) = 2/√π · exp(−x²)
         return Autograd.Record(o, "erf", [x], g =>
         {
@@ -131,7 +131,7 @@ public static partial class Ops
     /// <summary>The standard normal CDF Φ(x) = (1 + erf(x/√2))/2, accurate in both tails.</summary>
     public static Tensor NormalCdf(Tensor x)
     {
-        var o = Map(x, ErfKernel.NormalCdf);
+        var o = UnaryMap(x, ErfKernel.NormalCdf);
         return Autograd.Record(o, "normal_cdf", [x], g =>
         {
             using var pdf = NormalPdf(x);
