@@ -76,6 +76,24 @@ public class UnaryTests
             Assert.True(Rel(ErfKernel.Scalar(v), Reference.Erf(v)) < 1e-9, $"scalar erf at {v}");
     }
 
+    [Fact]
+    public void ScalarFallbackAgreesWithTheVectorPath()
+    {
+        var x = Ops.MulScalar(Rand.Normal(12, 1000), 3f);
+        float[] Run(bool vectors)
+        {
+            bool old = ErfKernel.UseVectors;
+            ErfKernel.UseVectors = vectors;
+            try { return [.. Ops.Erf(x).ToArray(), .. Ops.NormalCdf(x).ToArray(), .. Ops.Gelu(x).ToArray()]; }
+            finally { ErfKernel.UseVectors = old; }
+        }
+        var xs = x.ToArray();
+        var scalar = Run(false);
+        var expected = xs.Select(v => Reference.Erf(v)).Concat(xs.Select(v => Reference.NormalCdf(v))).Concat(xs.Select(v => Reference.Gelu(v))).ToArray();
+        Close.All(expected, scalar, 2e-7, 1e-30, "scalar path");
+        Close.All(Run(true), scalar, 4e-7, 1e-30, "vector vs scalar");
+    }
+
     static double Rel(double got, double want) => want == 0 ? Math.Abs(got) : Math.Abs(got - want) / Math.Abs(want);
 
     [Fact]
