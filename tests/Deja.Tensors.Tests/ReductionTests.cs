@@ -138,6 +138,21 @@ public class ReductionTests
     }
 
     [Fact]
+    public void OutputsStayReadableAfterBackward()
+    {
+        // Backward passes view outputs in the keep shape; with keepDim that view is the output itself.
+        var x = Rand.Normal(4, 2, 3).RequireGrad();
+        foreach (var f in new Func<Tensor, Tensor>[] { t => Ops.LogSumExp(t, [1], true), t => Ops.Norm(t, [1], true), t => Ops.Max(t, [1], true) })
+        {
+            var y = f(x);
+            var before = y.ToArray();
+            Ops.Sum(y).Backward();
+            Assert.Equal(before, y.ToArray());
+            x.ZeroGrad();
+        }
+    }
+
+    [Fact]
     public void NormGradientIsZeroAtZero()
     {
         var x = Tensor.FromArray([0f, 0f, 3f, 4f], 2, 2).RequireGrad();

@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Deja.Tensors.Kernels;
 
 namespace Deja.Tensors;
@@ -107,9 +108,10 @@ public static partial class Ops
         // d lse / dx = exp(x − lse) = softmax over the reduced dims
         return Autograd.Record(result, "logsumexp", [x], g =>
         {
-            using var lse = Reshape(result, keep);
+            var lse = Reshape(result, keep); // may be result itself (keepDim): not ours to dispose then
             using var shifted = Sub(x, lse);
             using var softmax = Exp(shifted);
+            if (!ReferenceEquals(lse, result)) lse.Dispose();
             return [ReductionGradTimes(g, keep, x.Shape, softmax)];
         }, x, result);
     }
@@ -124,18 +126,19 @@ public static partial class Ops
         var (keep, reduced) = ReducedShapes(x.Shape, dims, "norm");
         var o = Tensor.Empty(keep);
         var squares = BufferPool.Rent(x.Length);
-        Unary.Map(x.Array, x.Offset, squares, 0, x.Length, static (a, y) => System.Numerics.Tensors.TensorPrimitives.Multiply(a, a, y));
+        Unary.Map(x.Array, x.Offset, squares, 0, x.Length, static (a, y) => TensorPrimitives.Multiply(a, a, y));
         Reduce.Sum(squares, 0, x.Shape, reduced, o.Array, o.Offset);
         BufferPool.Return(squares);
-        System.Numerics.Tensors.TensorPrimitives.Sqrt(o.Span, o.Span);
+        TensorPrimitives.Sqrt(o.Span, o.Span);
         var result = keepDim ? o : ReshapeNoGrad(o, Drop(keep, reduced));
         return Autograd.Record(result, "norm", [x], g =>
         {
-            using var norm = Reshape(result, keep);
+            var norm = Reshape(result, keep); // may be result itself (keepDim): not ours to dispose then
             // Adding 1 where the norm is 0 (a constant) makes x/‖x‖ = 0/1 there, and changes nothing elsewhere.
             using var zeroFix = UnaryMap(norm, static (a, y) => { for (int i = 0; i < a.Length; i++) y[i] = a[i] == 0 ? 1f : 0f; });
             using var safe = Add(norm, zeroFix);
             using var unit = Div(x, safe);
+            if (!ReferenceEquals(norm, result)) norm.Dispose();
             return [ReductionGradTimes(g, keep, x.Shape, unit)];
         }, x, result);
     }
