@@ -100,7 +100,9 @@ public static class Autograd
                     if (ig is null || !input.RequiresGrad) { if (ig is not null && !ReferenceEquals(ig, g)) ig.Dispose(); continue; }
                     if (!Shapes.Equal(ig.Shape, input.Shape))
                         throw new InvalidOperationException($"backward of '{node.Op}' gave a gradient of shape {Shapes.Str(ig.Shape)} for input {k} of shape {Shapes.Str(input.Shape)}");
-                    if (ReferenceEquals(ig, g)) ig = g.Alias();
+                    // A pass-through gradient (add, reshape to the same shape, ...) must keep its graph when
+                    // createGraph; only without it does g get disposed below, so the input needs its own reference.
+                    if (ReferenceEquals(ig, g) && !createGraph) ig = g.Alias();
                     Accumulate(grads, input, ig, createGraph);
                 }
                 if (!retainGraph) node.Release();

@@ -204,28 +204,8 @@ public static partial class Ops
         return l.ToArray();
     }
 
-    /// <summary>Sums runs of reduced dims one run at a time, as [outer, reduce, inner] blocks.</summary>
-    static void SumKernel(Tensor a, Tensor o, bool[] reduced)
-    {
-        var shape = (int[])a.Shape.Clone();
-        float[] src = a.ToArray();
-        int r = shape.Length;
-        for (int i = 0; i < r;)
-        {
-            if (!reduced[i] || shape[i] == 1) { i++; continue; }
-            int j = i;
-            while (j < r && (reduced[j] || shape[j] == 1)) j++;
-            int outer = 1, red = 1, inner = 1;
-            for (int k = 0; k < i; k++) outer *= shape[k];
-            for (int k = i; k < j; k++) { red *= shape[k]; shape[k] = 1; }
-            for (int k = j; k < r; k++) inner *= shape[k];
-            var dst = new float[outer * inner];
-            Elementwise.SumMiddle(src, dst, outer, red, inner);
-            src = dst;
-            i = j;
-        }
-        src.AsSpan().CopyTo(o.Span);
-    }
+    /// <summary>Sums runs of reduced dims one run at a time, as [outer, reduce, inner] blocks (see <see cref="Reduce.Sum"/>).</summary>
+    static void SumKernel(Tensor a, Tensor o, bool[] reduced) => Reduce.Sum(a.Array, a.Offset, a.Shape, reduced, o.Array, o.Offset);
 
     // ------------------------------------------------------------ views
 
