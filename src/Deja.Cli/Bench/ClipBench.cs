@@ -55,3 +55,25 @@ public static class ClipBench
             $"B{batch} L{length} H{h} layers {c.NumHiddenLayers}; {model.ParameterCount() / 1e6:F1} M parameters, random init {buildSeconds:F2} s");
     }
 }
+
+/// <summary>`deja bench text`: the full-size text encoders.</summary>
+public static class TextBench
+{
+    public static System.CommandLine.Command Command()
+    {
+        var json = new System.CommandLine.Option<bool>("--json") { Description = "One JSON object per line instead of a table" };
+        var cmd = new System.CommandLine.Command("text", "Benchmark the full-size SD1/SD2 CLIP text encoders (random weights)") { json };
+        cmd.SetAction(pr =>
+        {
+            var results = new List<BenchResult>();
+            foreach (var entry in new Func<BenchResult>[] { ClipBench.Sd1Batch8, ClipBench.Sd1Batch1, ClipBench.Sd2Batch8, ClipBench.Sd2Batch1 })
+            {
+                BenchTimer.Isolate();
+                results.Add(entry());
+            }
+            BenchReport.Print(results, pr.GetValue(json));
+            return 0;
+        });
+        return cmd;
+    }
+}

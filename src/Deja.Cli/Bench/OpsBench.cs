@@ -30,10 +30,6 @@ public static class OpsBench
             () => AttentionBench.CrossAttentionSd(g),
             () => AttentionBench.SelfAttentionSdForwardBackward(g),
             () => NormBench.GroupNormSd(g),
-            ClipBench.Sd1Batch8,
-            ClipBench.Sd1Batch1,
-            ClipBench.Sd2Batch8,
-            ClipBench.Sd2Batch1,
         };
         var results = new List<BenchResult>();
         foreach (var entry in entries)
