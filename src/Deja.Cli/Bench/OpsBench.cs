@@ -25,6 +25,8 @@ public static class OpsBench
             Sgemm("sgemm_4096x2880x320", 4096, 2880, 320, g),
             Sgemm("sgemm_4096x320x4096", 4096, 320, 4096, g),
             Sgemm("sgemm_4096x40x4096", 4096, 40, 4096, g),
+            ConvBench.Forward(g),
+            ConvBench.ForwardBackward(g),
         };
         BenchReport.Print(results, json);
         return 0;
