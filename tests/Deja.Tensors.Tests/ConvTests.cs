@@ -68,8 +68,11 @@ public class ConvTests
         { 2, 3, 6, 7, 2, 3, 1, 1, 1, true },    // kernel 3×1: output written by the GEMM itself
         { 2, 3, 6, 7, 2, 1, 3, 1, 0, true },    // kernel 1×3
         { 1, 2, 9, 9, 3, 3, 3, 3, 1, true },    // stride 3
+        { 1, 3, 10, 37, 2, 3, 3, 2, 1, true },  // stride 2, rows wide enough for the SIMD (de)interleave
+        { 2, 2, 6, 40, 3, 1, 1, 2, 0, false },  // 1×1 stride 2, wide rows: one phase of two
         { 3, 3, 40, 40, 2, 3, 3, 1, 1, true },  // groups of 2 images with a remainder
         { 1, 64, 6, 5, 3, 3, 3, 1, 1, true },   // taps stacked 4, 4, 1 per GEMM
+        { 1, 2, 130, 129, 2, 3, 3, 1, 1, true }, // stacked taps in two column tiles
         { 2, 300, 4, 4, 5, 3, 3, 1, 1, true },  // one tap per GEMM
         { 3, 300, 5, 6, 4, 3, 3, 2, 1, false },
     };

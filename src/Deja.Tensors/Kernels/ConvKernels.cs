@@ -1,4 +1,5 @@
-using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Deja.Tensors.Kernels;
 
@@ -11,6 +12,13 @@ namespace Deja.Tensors.Kernels;
 /// </summary>
 internal static unsafe class ConvKernels
 {
+    // kernels are compiled fully optimized at once: tier-0 code would distort the first calls
+    const MethodImplOptions Hot = MethodImplOptions.AggressiveOptimization;
+
+    /// <summary>Columns per GEMM when taps are stacked: bounds the stacked copy (taps·C rows) for
+    /// large images while keeping the GEMMs wide.</summary>
+    const int ColumnTile = 16384;
+
     /// <summary>y [N,O,Ho,Wo] = conv(x [N,C,H,W], w [O,C,Kh,Kw]) + bias (null: none).</summary>
     public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y)
     {
@@ -31,15 +39,23 @@ internal static unsafe class ConvKernels
             {
                 // the bias is written first and the GEMM accumulates onto it: no extra pass
                 nint Y = (nint)ys, B = (nint)bias;
-                Threading.For(g.O, o => new Span<float>((float*)Y + (long)o * ldy, cols).Fill(((float*)B)[o]));
+                Threading.For(g.O, [MethodImpl(Hot)] (o) => new Span<float>((float*)Y + (long)o * ldy, cols).Fill(((float*)B)[o]));
                 accumulate = true;
             }
             for (int t0 = 0; t0 < g.Taps; t0 += g.TapsPerGemm)
             {
-                int t1 = Math.Min(g.Taps, t0 + g.TapsPerGemm);
-                var (b, ldb) = TapOperand(g, buffers, xs, t0, t1, cols);
-                Gemm.Sgemm(false, false, g.O, cols, (t1 - t0) * g.C, 1f, wt + (long)t0 * g.C, depthLd, (float*)b, ldb,
-                    accumulate ? 1f : 0f, ys, ldy);
+                int t1 = Math.Min(g.Taps, t0 + g.TapsPerGemm), depth = (t1 - t0) * g.C;
+                if (t1 - t0 == 1)
+                    Gemm.Sgemm(false, false, g.O, cols, depth, 1f, wt + (long)t0 * g.C, depthLd, xs + g.TapOffset(t0), g.Ld,
+                        accumulate ? 1f : 0f, ys, ldy);
+                else
+                    for (int c0 = 0; c0 < cols; c0 += ColumnTile)
+                    {
+                        int cn = Math.Min(ColumnTile, cols - c0);
+                        ConvLayout.GatherTaps(g, xs, t0, t1, c0, cn, buffers.Columns);
+                        Gemm.Sgemm(false, false, g.O, cn, depth, 1f, wt + (long)t0 * g.C, depthLd, buffers.Columns, cn,
+                            accumulate ? 1f : 0f, ys + c0, ldy);
+                    }
                 accumulate = true;
             }
             if (!g.DirectOutput) ConvLayout.CompactOutput(g, ys, n0, images, bias, y);
@@ -67,15 +83,19 @@ internal static unsafe class ConvKernels
             if (!overwrite) ConvLayout.Clear(ds, g.DirectInput ? (long)g.C * g.InputPlane : g.PhaseLength);
             for (int t0 = 0; t0 < g.Taps; t0 += g.TapsPerGemm)
             {
-                int t1 = Math.Min(g.Taps, t0 + g.TapsPerGemm);
+                int t1 = Math.Min(g.Taps, t0 + g.TapsPerGemm), depth = (t1 - t0) * g.C;
                 if (t1 - t0 == 1)
                 {
                     Gemm.Sgemm(true, false, g.C, cols, g.O, 1f, wt + (long)t0 * g.C, depthLd, gs, ldg,
                         overwrite ? 0f : 1f, ds + g.TapOffset(t0), g.Ld);
                     continue;
                 }
-                Gemm.Sgemm(true, false, (t1 - t0) * g.C, cols, g.O, 1f, wt + (long)t0 * g.C, depthLd, gs, ldg, 0f, buffers.Columns, cols);
-                ConvLayout.ScatterAddTaps(g, buffers.Columns, t0, t1, cols, ds);
+                for (int c0 = 0; c0 < cols; c0 += ColumnTile)
+                {
+                    int cn = Math.Min(ColumnTile, cols - c0);
+                    Gemm.Sgemm(true, false, depth, cn, g.O, 1f, wt + (long)t0 * g.C, depthLd, gs + c0, ldg, 0f, buffers.Columns, cn);
+                    ConvLayout.ScatterAddTaps(g, buffers.Columns, t0, t1, c0, cn, ds);
+                }
             }
             if (!g.DirectInput) ConvLayout.UnpackInputGrad(g, ds, n0, images, dx);
         }
@@ -96,13 +116,21 @@ internal static unsafe class ConvKernels
             float* gs = g.DirectOutput ? gy + (long)n0 * g.O * g.OutputPlane : buffers.Wide;
             int ldg = g.DirectOutput ? g.OutputPlane : g.Ld;
             if (!g.DirectOutput) ConvLayout.WidenGrad(g, gy, n0, images, gs);
+            // groups (and column tiles) are summed in order by accumulating onto the previous ones
             for (int t0 = 0; t0 < g.Taps; t0 += g.TapsPerGemm)
             {
-                int t1 = Math.Min(g.Taps, t0 + g.TapsPerGemm);
-                var (b, ldb) = TapOperand(g, buffers, xs, t0, t1, cols);
-                // groups are summed in order by accumulating onto the previous ones
-                Gemm.Sgemm(false, true, g.O, (t1 - t0) * g.C, cols, 1f, gs, ldg, (float*)b, ldb,
-                    n0 == 0 ? 0f : 1f, dwt + (long)t0 * g.C, depthLd);
+                int t1 = Math.Min(g.Taps, t0 + g.TapsPerGemm), depth = (t1 - t0) * g.C;
+                if (t1 - t0 == 1)
+                    Gemm.Sgemm(false, true, g.O, depth, cols, 1f, gs, ldg, xs + g.TapOffset(t0), g.Ld,
+                        n0 == 0 ? 0f : 1f, dwt + (long)t0 * g.C, depthLd);
+                else
+                    for (int c0 = 0; c0 < cols; c0 += ColumnTile)
+                    {
+                        int cn = Math.Min(ColumnTile, cols - c0);
+                        ConvLayout.GatherTaps(g, xs, t0, t1, c0, cn, buffers.Columns);
+                        Gemm.Sgemm(false, true, g.O, depth, cn, 1f, gs + c0, ldg, buffers.Columns, cn,
+                            n0 == 0 && c0 == 0 ? 0f : 1f, dwt + (long)t0 * g.C, depthLd);
+                    }
             }
         }
         if (g.Taps > 1) ConvLayout.WeightFromTapMajor(dwt, g.O, g.C, g.Taps, dw);
@@ -112,22 +140,32 @@ internal static unsafe class ConvKernels
     public static void BiasGrad(float* gy, int n, int o, int plane, float* db)
     {
         nint G = (nint)gy, D = (nint)db;
-        Threading.For(o, oi =>
+        Threading.For(o, [MethodImpl(Hot)] (oi) =>
         {
             double s = 0;
-            for (int i = 0; i < n; i++)
-                s += TensorPrimitives.Sum(new ReadOnlySpan<float>((float*)G + ((long)i * o + oi) * plane, plane));
+            for (int i = 0; i < n; i++) s += PlaneSum((float*)G + ((long)i * o + oi) * plane, plane);
             ((float*)D)[oi] = (float)s;
         });
     }
 
-    /// <summary>The GEMM operand of taps t0..t1: the shifted phase planes themselves for one tap,
-    /// stacked copies for several.</summary>
-    static (nint B, int Ldb) TapOperand(ConvGeometry g, Scratch buffers, float* phase, int t0, int t1, int cols)
+    /// <summary>Sum of one plane with four SIMD accumulators (a fixed order), in double for the tail and total.</summary>
+    [MethodImpl(Hot)]
+    static double PlaneSum(float* p, int length)
     {
-        if (t1 - t0 == 1) return ((nint)(phase + g.TapOffset(t0)), g.Ld);
-        ConvLayout.GatherTaps(g, phase, t0, t1, cols, buffers.Columns);
-        return ((nint)buffers.Columns, cols);
+        int i = 0;
+        double total = 0;
+        if (Vector512.IsHardwareAccelerated && length >= 64)
+        {
+            Vector512<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i + 64 <= length; i += 64)
+            {
+                a0 += Vector512.Load(p + i); a1 += Vector512.Load(p + i + 16);
+                a2 += Vector512.Load(p + i + 32); a3 += Vector512.Load(p + i + 48);
+            }
+            total = Vector512.Sum((a0 + a1) + (a2 + a3));
+        }
+        for (; i < length; i++) total += p[i];
+        return total;
     }
 
     /// <summary>Pooled, pinned scratch buffers for one call.</summary>
@@ -141,7 +179,8 @@ internal static unsafe class ConvKernels
             Phase = needPhase ? Rent(0, g.PhaseLength) : null;
             Wide = needWide ? Rent(1, g.WideLength) : null;
             TapMajor = needTapMajor ? Rent(2, (long)g.O * g.Taps * g.C) : null;
-            Columns = g.TapsPerGemm > 1 ? Rent(3, (long)g.TapsPerGemm * g.C * g.Columns(Math.Min(g.Group, Math.Max(g.N, 1)))) : null;
+            int cols = Math.Min(ColumnTile, g.Columns(Math.Min(g.Group, Math.Max(g.N, 1))));
+            Columns = g.TapsPerGemm > 1 ? Rent(3, (long)g.TapsPerGemm * g.C * cols) : null;
         }
 
         public float* Phase { get; }

@@ -1,4 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+
+using System.Runtime.CompilerServices;
 
 namespace Deja.Tensors.Kernels;
 
@@ -11,34 +14,55 @@ namespace Deja.Tensors.Kernels;
 /// </summary>
 internal static unsafe class ConvLayout
 {
+    // kernels are compiled fully optimized at once: tier-0 code would distort the first calls
+    const MethodImplOptions Hot = MethodImplOptions.AggressiveOptimization;
+
     /// <summary>Input images n0.. (NCHW at <paramref name="x"/>) → zero-padded phase planes.</summary>
     public static void PackInput(ConvGeometry g, float* x, int n0, int images, float* phase)
     {
         nint X = (nint)x, P = (nint)phase;
-        Threading.For(g.Phases * g.C, row =>
+        Threading.For(g.C, [MethodImpl(Hot)] (c) =>
         {
-            int ph = row / g.C, c = row % g.C;
-            int ry = ph / g.PhasesX, rx = ph % g.PhasesX, s = g.Stride;
-            // plane columns j whose source column s·j + rx − pad lies inside the image
-            int j0 = Math.Min(g.Wq, CeilDiv(Math.Max(0, g.Pad - rx), s));
-            int j1 = Math.Max(j0, Math.Min(g.Wq, CeilDiv(g.W + g.Pad - rx, s)));
-            for (int img = 0; img < images; img++)
-            {
-                float* src = (float*)X + ((long)(n0 + img) * g.C + c) * g.InputPlane;
-                float* dst = (float*)P + (long)row * g.Ld + (long)img * g.Plane;
-                for (int i = 0; i < g.Hq; i++)
-                {
-                    float* d = dst + (long)i * g.Wq;
-                    int iy = s * i + ry - g.Pad;
-                    if (iy < 0 || iy >= g.H) { new Span<float>(d, g.Wq).Clear(); continue; }
-                    float* srow = src + (long)iy * g.W + (s * j0 + rx - g.Pad);
-                    new Span<float>(d, j0).Clear();
-                    if (s == 1) Buffer.MemoryCopy(srow, d + j0, (j1 - j0) * 4L, (j1 - j0) * 4L);
-                    else for (int j = j0; j < j1; j++, srow += s) d[j] = *srow;
-                    new Span<float>(d + j1, g.Wq - j1).Clear();
-                }
-            }
+            // a zero-padded copy of one source row, with slack for the SIMD gathers' over-reads
+            int tempLength = g.Stride == 1 ? 0 : g.Stride * (g.Wq + 1) + 32;
+            float[]? temp = tempLength == 0 ? null : new float[tempLength];
+            fixed (float* t = temp)
+                for (int img = 0; img < images; img++)
+                    PackChannel(g, (float*)X + ((long)(n0 + img) * g.C + c) * g.InputPlane,
+                        (float*)P + (long)c * g.Ld + (long)img * g.Plane, t);
         });
+    }
+
+    /// <summary>One channel of one image into its phase planes (the first at <paramref name="dst"/>).</summary>
+    [MethodImpl(Hot)]
+    static void PackChannel(ConvGeometry g, float* src, float* dst, float* temp)
+    {
+        int s = g.Stride;
+        long phaseStride = (long)g.C * g.Ld;
+        for (int ry = 0; ry < g.PhasesY; ry++)
+            for (int i = 0; i < g.Hq; i++)
+            {
+                int iy = s * i + ry - g.Pad;
+                float* d = dst + (long)ry * g.PhasesX * phaseStride + (long)i * g.Wq;
+                if (iy < 0 || iy >= g.H)
+                {
+                    for (int rx = 0; rx < g.PhasesX; rx++) new Span<float>(d + rx * phaseStride, g.Wq).Clear();
+                    continue;
+                }
+                float* srow = src + (long)iy * g.W;
+                if (s == 1)
+                {
+                    int right = Math.Max(0, g.Wq - g.Pad - g.W);
+                    new Span<float>(d, g.Pad).Clear();
+                    Buffer.MemoryCopy(srow, d + g.Pad, g.W * 4L, g.W * 4L);
+                    new Span<float>(d + g.Pad + g.W, right).Clear();
+                    continue;
+                }
+                // temp[0, pad) and temp[pad + W, ..) are never written, so they stay zero
+                Buffer.MemoryCopy(srow, temp + g.Pad, g.W * 4L, g.W * 4L);
+                for (int rx = 0; rx < g.PhasesX; rx++)
+                    Strided.Gather(temp + rx, s, g.Wq, d + rx * phaseStride);
+            }
     }
 
     /// <summary>Phase-plane gradient → input gradient (NCHW) of images n0... Padding is dropped;
@@ -46,35 +70,42 @@ internal static unsafe class ConvLayout
     public static void UnpackInputGrad(ConvGeometry g, float* phase, int n0, int images, float* dx)
     {
         nint P = (nint)phase, D = (nint)dx;
-        int s = g.Stride;
-        Threading.For(g.C, c =>
+        Threading.For(g.C, [MethodImpl(Hot)] (c) =>
         {
-            for (int img = 0; img < images; img++)
-            {
-                float* dst = (float*)D + ((long)(n0 + img) * g.C + c) * g.InputPlane;
-                for (int iy = 0; iy < g.H; iy++)
-                {
-                    float* d = dst + (long)iy * g.W;
-                    int py = iy + g.Pad, ry = py % s;
-                    if (ry >= g.PhasesY) { new Span<float>(d, g.W).Clear(); continue; }
-                    float* rowBase = (float*)P + (long)c * g.Ld + (long)img * g.Plane + (long)(py / s) * g.Wq;
-                    if (s == 1) { Buffer.MemoryCopy(rowBase + g.Pad, d, g.W * 4L, g.W * 4L); continue; }
-                    for (int ix = 0; ix < g.W; ix++)
-                    {
-                        int px = ix + g.Pad, rx = px % s;
-                        d[ix] = rx >= g.PhasesX ? 0f
-                            : rowBase[(long)(ry * g.PhasesX + rx) * g.C * g.Ld + px / s];
-                    }
-                }
-            }
+            // one padded input row assembled from the phases; columns of missing phases stay zero
+            int tempLength = g.Stride == 1 ? 0 : g.Stride * (g.Wq + 1) + 32;
+            float[]? temp = tempLength == 0 ? null : new float[tempLength];
+            fixed (float* t = temp)
+                for (int img = 0; img < images; img++)
+                    UnpackChannel(g, (float*)P + (long)c * g.Ld + (long)img * g.Plane,
+                        (float*)D + ((long)(n0 + img) * g.C + c) * g.InputPlane, t);
         });
+    }
+
+    [MethodImpl(Hot)]
+    static void UnpackChannel(ConvGeometry g, float* src, float* dst, float* temp)
+    {
+        int s = g.Stride;
+        long phaseStride = (long)g.C * g.Ld;
+        for (int iy = 0; iy < g.H; iy++)
+        {
+            float* d = dst + (long)iy * g.W;
+            int py = iy + g.Pad, ry = py % s;
+            if (ry >= g.PhasesY) { new Span<float>(d, g.W).Clear(); continue; }
+            float* row = src + (long)ry * g.PhasesX * phaseStride + (long)(py / s) * g.Wq;
+            if (s == 1) { Buffer.MemoryCopy(row + g.Pad, d, g.W * 4L, g.W * 4L); continue; }
+            if (s == 2 && g.PhasesX == 2) Strided.Interleave2(row, row + phaseStride, g.Wq, temp);
+            else
+                for (int rx = 0; rx < g.PhasesX; rx++) Strided.Scatter(row + rx * phaseStride, g.Wq, s, temp + rx);
+            Buffer.MemoryCopy(temp + g.Pad, d, g.W * 4L, g.W * 4L);
+        }
     }
 
     /// <summary>Wide output rows → NCHW output of images n0.., adding the bias on the way.</summary>
     public static void CompactOutput(ConvGeometry g, float* wide, int n0, int images, float* bias, float* y)
     {
         nint Wd = (nint)wide, Y = (nint)y, B = (nint)bias;
-        Threading.For(g.O, o =>
+        Threading.For(g.O, [MethodImpl(Hot)] (o) =>
         {
             float b = B == 0 ? 0f : ((float*)B)[o];
             for (int img = 0; img < images; img++)
@@ -83,9 +114,8 @@ internal static unsafe class ConvLayout
                 float* dst = (float*)Y + ((long)(n0 + img) * g.O + o) * g.OutputPlane;
                 for (int yy = 0; yy < g.Ho; yy++)
                 {
-                    var s = new ReadOnlySpan<float>(src + (long)yy * g.Wq, g.Wo);
-                    var d = new Span<float>(dst + (long)yy * g.Wo, g.Wo);
-                    if (B == 0) s.CopyTo(d); else TensorPrimitives.Add(s, b, d);
+                    if (B == 0) Buffer.MemoryCopy(src + (long)yy * g.Wq, dst + (long)yy * g.Wo, g.Wo * 4L, g.Wo * 4L);
+                    else AddScalar(src + (long)yy * g.Wq, b, dst + (long)yy * g.Wo, g.Wo);
                 }
             }
         });
@@ -96,7 +126,7 @@ internal static unsafe class ConvLayout
     public static void WidenGrad(ConvGeometry g, float* gy, int n0, int images, float* wide)
     {
         nint G = (nint)gy, Wd = (nint)wide;
-        Threading.For(g.O, o =>
+        Threading.For(g.O, [MethodImpl(Hot)] (o) =>
         {
             for (int img = 0; img < images; img++)
             {
@@ -113,28 +143,29 @@ internal static unsafe class ConvLayout
         });
     }
 
-    /// <summary>Stacks the shifted operands of taps t0..t1 as rows (t − t0)·C + c, <paramref name="cols"/> wide.</summary>
-    public static void GatherTaps(ConvGeometry g, float* phase, int t0, int t1, int cols, float* dst)
+    /// <summary>Stacks columns [c0, c0 + cols) of the shifted operands of taps t0..t1 as rows
+    /// (t − t0)·C + c of <paramref name="cols"/> floats.</summary>
+    public static void GatherTaps(ConvGeometry g, float* phase, int t0, int t1, int c0, int cols, float* dst)
     {
         nint P = (nint)phase, D = (nint)dst;
-        Threading.For((t1 - t0) * g.C, row =>
+        Threading.For((t1 - t0) * g.C, [MethodImpl(Hot)] (row) =>
         {
             int t = t0 + row / g.C, c = row % g.C;
-            float* src = (float*)P + g.TapOffset(t) + (long)c * g.Ld;
+            float* src = (float*)P + g.TapOffset(t) + (long)c * g.Ld + c0;
             Buffer.MemoryCopy(src, (float*)D + (long)row * cols, cols * 4L, cols * 4L);
         });
     }
 
     /// <summary>The adjoint of <see cref="GatherTaps"/>: adds each stacked row back onto its shifted
     /// place. Per channel the taps are added in order, so the sums are deterministic.</summary>
-    public static void ScatterAddTaps(ConvGeometry g, float* src, int t0, int t1, int cols, float* phase)
+    public static void ScatterAddTaps(ConvGeometry g, float* src, int t0, int t1, int c0, int cols, float* phase)
     {
         nint S = (nint)src, P = (nint)phase;
-        Threading.For(g.C, c =>
+        Threading.For(g.C, [MethodImpl(Hot)] (c) =>
         {
             for (int t = t0; t < t1; t++)
             {
-                var d = new Span<float>((float*)P + g.TapOffset(t) + (long)c * g.Ld, cols);
+                var d = new Span<float>((float*)P + g.TapOffset(t) + (long)c * g.Ld + c0, cols);
                 var s = new ReadOnlySpan<float>((float*)S + ((long)(t - t0) * g.C + c) * cols, cols);
                 TensorPrimitives.Add(d, s, d);
             }
@@ -145,11 +176,12 @@ internal static unsafe class ConvLayout
     public static void WeightToTapMajor(float* w, int o, int c, int taps, float* dst)
     {
         nint Wp = (nint)w, D = (nint)dst;
-        Threading.For(o, oi =>
+        Threading.For(o, [MethodImpl(Hot)] (oi) =>
         {
             float* s = (float*)Wp + (long)oi * c * taps, d = (float*)D + (long)oi * c * taps;
-            for (int ci = 0; ci < c; ci++)
-                for (int t = 0; t < taps; t++) d[t * c + ci] = s[ci * taps + t];
+            // sequential writes; the strided reads stay within one output channel's block (L1)
+            for (int t = 0; t < taps; t++)
+                for (int ci = 0; ci < c; ci++) d[t * c + ci] = s[ci * taps + t];
         });
     }
 
@@ -157,12 +189,30 @@ internal static unsafe class ConvLayout
     public static void WeightFromTapMajor(float* src, int o, int c, int taps, float* w)
     {
         nint S = (nint)src, Wp = (nint)w;
-        Threading.For(o, oi =>
+        Threading.For(o, [MethodImpl(Hot)] (oi) =>
         {
             float* s = (float*)S + (long)oi * c * taps, d = (float*)Wp + (long)oi * c * taps;
             for (int ci = 0; ci < c; ci++)
                 for (int t = 0; t < taps; t++) d[ci * taps + t] = s[t * c + ci];
         });
+    }
+
+    /// <summary>dst = src + b. (TensorPrimitives' per-call overhead is large for rows this short.)</summary>
+    [MethodImpl(Hot)]
+    static void AddScalar(float* src, float b, float* dst, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            var vb = Vector512.Create(b);
+            for (; i + 16 <= n; i += 16) (Vector512.Load(src + i) + vb).Store(dst + i);
+        }
+        else if (Vector256.IsHardwareAccelerated)
+        {
+            var vb = Vector256.Create(b);
+            for (; i + 8 <= n; i += 8) (Vector256.Load(src + i) + vb).Store(dst + i);
+        }
+        for (; i < n; i++) dst[i] = src[i] + b;
     }
 
     /// <summary>Clears <paramref name="length"/> floats in parallel blocks.</summary>
@@ -171,12 +221,11 @@ internal static unsafe class ConvLayout
         const int Block = 1 << 16;
         nint P = (nint)p;
         int blocks = (int)((length + Block - 1) / Block);
-        Threading.For(blocks, b =>
+        Threading.For(blocks, [MethodImpl(Hot)] (b) =>
         {
             long start = (long)b * Block;
             new Span<float>((float*)P + start, (int)Math.Min(Block, length - start)).Clear();
         });
     }
 
-    static int CeilDiv(int a, int b) => (a + b - 1) / b;
 }

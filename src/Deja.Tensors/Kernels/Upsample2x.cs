@@ -1,6 +1,8 @@
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
+using System.Runtime.CompilerServices;
+
 namespace Deja.Tensors.Kernels;
 
 /// <summary>
@@ -10,6 +12,9 @@ namespace Deja.Tensors.Kernels;
 /// </summary>
 internal static unsafe class Upsample2x
 {
+    // kernels are compiled fully optimized at once: tier-0 code would distort the first calls
+    const MethodImplOptions Hot = MethodImplOptions.AggressiveOptimization;
+
     /// <summary>Input rows per parallel task (a task moves ~4·Rows·W floats).</summary>
     const int RowsPerTask = 64;
 
@@ -17,7 +22,7 @@ internal static unsafe class Upsample2x
     public static void Up(float* x, int rows, int w, float* y)
     {
         nint X = (nint)x, Y = (nint)y;
-        Threading.Chunks(rows, RowsPerTask, (r0, r1) =>
+        Threading.Chunks(rows, RowsPerTask, [MethodImpl(Hot)] (r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
             {
@@ -32,7 +37,7 @@ internal static unsafe class Upsample2x
     public static void BlockSum(float* y, int rows, int w, float* x)
     {
         nint Y = (nint)y, X = (nint)x;
-        Threading.Chunks(rows, RowsPerTask, (r0, r1) =>
+        Threading.Chunks(rows, RowsPerTask, [MethodImpl(Hot)] (r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
                 PairSumRows((float*)Y + (long)r * 4 * w, (float*)Y + (long)r * 4 * w + 2 * w, w, (float*)X + (long)r * w);
@@ -40,6 +45,7 @@ internal static unsafe class Upsample2x
     }
 
     /// <summary>dst[2j] = dst[2j+1] = src[j].</summary>
+    [MethodImpl(Hot)]
     static void DuplicateRow(float* src, int w, float* dst)
     {
         int j = 0;
@@ -69,6 +75,7 @@ internal static unsafe class Upsample2x
     }
 
     /// <summary>dst[j] = (a[2j] + b[2j]) + (a[2j+1] + b[2j+1]).</summary>
+    [MethodImpl(Hot)]
     static void PairSumRows(float* a, float* b, int w, float* dst)
     {
         int j = 0;
