@@ -20,8 +20,9 @@ public static class VaeBench
         var size = new Option<int>("--latent") { Description = "Latent side (64 → a 512×512 image)", DefaultValueFactory = _ => 64 };
         var runs = new Option<int>("--runs") { Description = "Timed runs per entry (median reported), after one warm-up", DefaultValueFactory = _ => 3 };
         var encode = new Option<bool>("--encode") { Description = "Also benchmark encoding an image of the same size" };
-        var cmd = new Command("vae", "Benchmark the SD1 VAE decode (and encode) at full size with random weights") { json, size, runs, encode };
-        cmd.SetAction(pr => Run(pr.GetValue(json), pr.GetValue(size), Math.Max(1, pr.GetValue(runs)), pr.GetValue(encode)));
+        var backward = new Option<bool>("--backward") { Description = "Also benchmark decode plus the gradient with respect to the latents (weights frozen)" };
+        var cmd = new Command("vae", "Benchmark the SD1 VAE decode (and encode) at full size with random weights") { json, size, runs, encode, backward };
+        cmd.SetAction(pr => Run(pr.GetValue(json), pr.GetValue(size), Math.Max(1, pr.GetValue(runs)), pr.GetValue(encode), pr.GetValue(backward)));
         return cmd;
     }
 
@@ -32,7 +33,7 @@ public static class VaeBench
          "'up_block_types': ['UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D', 'UpDecoderBlock2D'], " +
          "'sample_size': 512, 'scaling_factor': 0.18215}").Replace('\'', '"'), "SD1 vae config");
 
-    static int Run(bool json, int latent, int runs, bool encode)
+    static int Run(bool json, int latent, int runs, bool encode, bool backward)
     {
         Console.Error.WriteLine($"threads {Threading.Threads}; building the SD1 VAE with random weights ...");
         BenchTimer.Isolate();
@@ -54,13 +55,26 @@ public static class VaeBench
                 using var x = Tensor.Uniform(new Generator(3), -1, 1, 1, config.InChannels, side, side);
                 using var posterior = vae.Encode(x);
             }));
+        if (backward)
+        {
+            vae.SetRequiresGrad(false);
+            // input gradient only: about twice the forward's FLOPs (no weight gradients)
+            results.Add(Measure($"vae_decode_grad_sd1_{side}", 2 * DecodeFlops(config, latent), runs, modelMb, () =>
+            {
+                using var step = TensorScope.Enter();
+                var z = Tensor.RandN(new Generator(2), 1, config.LatentChannels, latent, latent).RequireGrad();
+                var image = vae.Decode(z);
+                var gradient = Tensor.RandN(new Generator(4), image.Shape);
+                Autograd.Grad([image], [z], [gradient]);
+            }, recordGraph: true));
+        }
         BenchReport.Print(results, json);
         return 0;
     }
 
-    static BenchResult Measure(string name, double flops, int runs, double modelMb, Action body)
+    static BenchResult Measure(string name, double flops, int runs, double modelMb, Action body, bool recordGraph = false)
     {
-        using var _ = GradMode.NoGrad();
+        using var _ = GradMode.Set(recordGraph);
         BenchTimer.Isolate();
         var secs = BenchTimer.Median(() =>
         {
