@@ -199,7 +199,7 @@ internal static unsafe class ConvLayout
 
     /// <summary>dst = src + b. (TensorPrimitives' per-call overhead is large for rows this short.)</summary>
     [MethodImpl(Hot)]
-    static void AddScalar(float* src, float b, float* dst, int n)
+    internal static void AddScalar(float* src, float b, float* dst, int n)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
@@ -213,6 +213,18 @@ internal static unsafe class ConvLayout
             for (; i + 8 <= n; i += 8) (Vector256.Load(src + i) + vb).Store(dst + i);
         }
         for (; i < n; i++) dst[i] = src[i] + b;
+    }
+
+    /// <summary>dst += src.</summary>
+    [MethodImpl(Hot)]
+    internal static void AddInto(float* src, float* dst, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16) (Vector512.Load(dst + i) + Vector512.Load(src + i)).Store(dst + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) (Vector256.Load(dst + i) + Vector256.Load(src + i)).Store(dst + i);
+        for (; i < n; i++) dst[i] += src[i];
     }
 
     /// <summary>Clears <paramref name="length"/> floats in parallel blocks.</summary>
