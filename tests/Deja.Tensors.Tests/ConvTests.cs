@@ -128,6 +128,33 @@ public class ConvTests
         });
     }
 
+    [Fact]
+    public void ManagedGemmFallbackGivesTheSameResults()
+    {
+        // the strided operands (lda = taps·C, shifted B) must work without OpenBLAS too
+        var x = Rand.Normal(1, 2, 3, 7, 6).RequireGrad();
+        var w = Rand.Normal(2, 4, 3, 3, 3).RequireGrad();
+        var b = Rand.Normal(3, 4).RequireGrad();
+        var gy = Rand.Normal(4, 2, 4, 4, 3);
+        var y0 = Ops.Conv2d(x, w, b, 2, 1).ToArray();
+        var (dx, dw, db) = NaiveGrads(x, w, gy, 2, 1);
+        Gemm.ForceManaged = true;
+        try
+        {
+            EachStrategy(how =>
+            {
+                x.ZeroGrad(); w.ZeroGrad(); b.ZeroGrad();
+                var y = Ops.Conv2d(x, w, b, 2, 1);
+                Close.All(y0, y.ReadOnlySpan, 1e-5, 1e-5, how + " y");
+                y.Backward(gy);
+                Close.All(dx, x.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " dx");
+                Close.All(dw, w.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " dw");
+                Close.All(db, b.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " db");
+            });
+        }
+        finally { Gemm.ForceManaged = false; }
+    }
+
     [Theory]
     [InlineData(2, 320, 64, 64, 320, 1, false)] // SD 64×64: shifted GEMMs, one image per GEMM
     [InlineData(2, 640, 32, 32, 640, 1, true)]  // SD 32×32 and below: im2col

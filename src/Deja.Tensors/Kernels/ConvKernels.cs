@@ -5,8 +5,9 @@ namespace Deja.Tensors.Kernels;
 
 /// <summary>
 /// conv2d forward and its two adjoints as a handful of GEMMs per group of images, one per tap (or
-/// per run of stacked taps), over the shifted phase planes of <see cref="ConvGeometry"/>. All GEMMs
-/// are called from the calling thread (OpenBLAS threads them); the layout passes run in parallel.
+/// per run of stacked taps), over the shifted phase planes of <see cref="ConvGeometry"/>; shapes
+/// that suit im2col better go to <see cref="ConvIm2col"/>. All GEMMs are called from the calling
+/// thread (OpenBLAS threads them); the layout passes run in parallel over channels.
 /// Weights are used as [O, T, C] (tap-major), so a run of taps is a block of columns.
 /// Every sum is taken in a fixed order (taps in order, images in order), whatever the thread count.
 /// </summary>

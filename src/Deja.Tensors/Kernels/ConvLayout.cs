@@ -1,7 +1,5 @@
-using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
-
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Deja.Tensors.Kernels;
 
@@ -165,9 +163,7 @@ internal static unsafe class ConvLayout
         {
             for (int t = t0; t < t1; t++)
             {
-                var d = new Span<float>((float*)P + g.TapOffset(t) + (long)c * g.Ld + c0, cols);
-                var s = new ReadOnlySpan<float>((float*)S + ((long)(t - t0) * g.C + c) * cols, cols);
-                TensorPrimitives.Add(d, s, d);
+                AddInto((float*)S + ((long)(t - t0) * g.C + c) * cols, (float*)P + g.TapOffset(t) + (long)c * g.Ld + c0, cols);
             }
         });
     }
@@ -239,5 +235,4 @@ internal static unsafe class ConvLayout
             new Span<float>((float*)P + start, (int)Math.Min(Block, length - start)).Clear();
         });
     }
-
 }
