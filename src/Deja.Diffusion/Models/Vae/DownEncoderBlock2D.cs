@@ -21,9 +21,9 @@ public sealed class DownEncoderBlock2D : Module
     {
         var h = x;
         for (int j = 0; j < Resnets.Count; j++)
-            h = Residual.Release(h, observe.Child("resnets", j).Report(Resnets[j].Forward(h)), callerOwned: x);
+            h = Intermediates.Release(h, observe.Child("resnets", j).Report(Resnets[j].Forward(h)), callerOwned: x);
         if (Downsamplers is not null)
-            h = Residual.Release(h, observe.Child("downsamplers", 0).Report(Downsamplers[0].Forward(h)), callerOwned: x);
+            h = Intermediates.Release(h, observe.Child("downsamplers", 0).Report(Downsamplers[0].Forward(h)), callerOwned: x);
         return observe.Report(h);
     }
 }

@@ -20,9 +20,9 @@ public sealed class UpDecoderBlock2D : Module
     {
         var h = x;
         for (int j = 0; j < Resnets.Count; j++)
-            h = Residual.Release(h, observe.Child("resnets", j).Report(Resnets[j].Forward(h)), callerOwned: x);
+            h = Intermediates.Release(h, observe.Child("resnets", j).Report(Resnets[j].Forward(h)), callerOwned: x);
         if (Upsamplers is not null)
-            h = Residual.Release(h, observe.Child("upsamplers", 0).Report(Upsamplers[0].Forward(h)), callerOwned: x);
+            h = Intermediates.Release(h, observe.Child("upsamplers", 0).Report(Upsamplers[0].Forward(h)), callerOwned: x);
         return observe.Report(h);
     }
 }

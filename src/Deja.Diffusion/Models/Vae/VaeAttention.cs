@@ -48,6 +48,6 @@ public sealed class VaeAttention : Module
         attended.Dispose();
         var back = Ops.Reshape(Ops.Transpose(projected, 1, 2), b, c, h, w);
         projected.Dispose();
-        return scope.Keep(Residual.AddInto(back, x));
+        return scope.Keep(Intermediates.AddInto(back, x));
     }
 }

@@ -36,11 +36,11 @@ public sealed class VaeDecoder : Module
     internal Tensor Forward(Tensor z, Observe observe)
     {
         var h = observe.Child("conv_in").Report(ConvIn.Forward(z));
-        h = Residual.Release(h, MidBlock.Forward(h, observe.Child("mid_block")));
+        h = Intermediates.Release(h, MidBlock.Forward(h, observe.Child("mid_block")));
         for (int i = 0; i < UpBlocks.Count; i++)
-            h = Residual.Release(h, UpBlocks[i].Forward(h, observe.Child("up_blocks", i)));
-        h = Residual.Release(h, ConvNormOut.ForwardSilu(h));
-        return Residual.Release(h, observe.Child("conv_out").Report(ConvOut.Forward(h)));
+            h = Intermediates.Release(h, UpBlocks[i].Forward(h, observe.Child("up_blocks", i)));
+        h = Intermediates.Release(h, ConvNormOut.ForwardSilu(h));
+        return Intermediates.Release(h, observe.Child("conv_out").Report(ConvOut.Forward(h)));
     }
 
     public Tensor Forward(Tensor z) => Forward(z, Observe.None);

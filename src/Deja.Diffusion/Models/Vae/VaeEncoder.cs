@@ -35,10 +35,10 @@ public sealed class VaeEncoder : Module
     {
         var h = observe.Child("conv_in").Report(ConvIn.Forward(image));
         for (int i = 0; i < DownBlocks.Count; i++)
-            h = Residual.Release(h, DownBlocks[i].Forward(h, observe.Child("down_blocks", i)));
-        h = Residual.Release(h, MidBlock.Forward(h, observe.Child("mid_block")));
-        h = Residual.Release(h, ConvNormOut.ForwardSilu(h));
-        return Residual.Release(h, observe.Child("conv_out").Report(ConvOut.Forward(h)));
+            h = Intermediates.Release(h, DownBlocks[i].Forward(h, observe.Child("down_blocks", i)));
+        h = Intermediates.Release(h, MidBlock.Forward(h, observe.Child("mid_block")));
+        h = Intermediates.Release(h, ConvNormOut.ForwardSilu(h));
+        return Intermediates.Release(h, observe.Child("conv_out").Report(ConvOut.Forward(h)));
     }
 
     public Tensor Forward(Tensor image) => Forward(image, Observe.None);

@@ -32,11 +32,11 @@ public sealed class VaeResnetBlock : Module
         // what it needs), so at most two full-size activations besides x are alive at a time.
         using var scope = TensorScope.Enter();
         var a = Norm1.ForwardSilu(x);
-        var h = Residual.Release(a, Conv1.Forward(a));
-        a = Residual.Release(h, Norm2.ForwardSilu(h));
-        h = Residual.Release(a, Conv2.Forward(a));
-        if (ConvShortcut is null) return scope.Keep(Residual.AddInto(h, x));
+        var h = Intermediates.Release(a, Conv1.Forward(a));
+        a = Intermediates.Release(h, Norm2.ForwardSilu(h));
+        h = Intermediates.Release(a, Conv2.Forward(a));
+        if (ConvShortcut is null) return scope.Keep(Intermediates.AddInto(h, x));
         using var shortcut = ConvShortcut.Forward(x);
-        return scope.Keep(Residual.AddInto(h, shortcut));
+        return scope.Keep(Intermediates.AddInto(h, shortcut));
     }
 }

@@ -5,7 +5,7 @@ using Deja.Tensors.Kernels;
 namespace Deja.Diffusion.Models.Vae;
 
 /// <summary>Helpers that keep the VAE's peak memory low: at 512×512 one activation is hundreds of MB.</summary>
-internal static class Residual
+internal static class Intermediates
 {
     const int Chunk = 1 << 16;
 
