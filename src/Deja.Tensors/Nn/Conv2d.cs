@@ -22,8 +22,8 @@ public sealed class Conv2d : Module
         Padding = padding;
         float bound = 1f / MathF.Sqrt((float)inChannels * kernelSize * kernelSize);
         var g = init ?? new Generator(0);
-        Weight = Parameter("weight", Tensor.Uniform(g, -bound, bound, outChannels, inChannels, kernelSize, kernelSize));
-        if (bias) Bias = Parameter("bias", Tensor.Uniform(g, -bound, bound, outChannels));
+        Weight = Parameter("weight", Init.Uniform(g, -bound, bound, outChannels, inChannels, kernelSize, kernelSize));
+        if (bias) Bias = Parameter("bias", Init.Uniform(g, -bound, bound, outChannels));
     }
 
     public Tensor Forward(Tensor x) => Ops.Conv2d(x, Weight, Bias, Stride, Padding);

@@ -7,7 +7,7 @@ public sealed class Embedding : Module
 
     public Embedding(int numEmbeddings, int dim, Generator? init = null)
     {
-        Weight = Parameter("weight", Tensor.RandN(init ?? new Generator(0), numEmbeddings, dim));
+        Weight = Parameter("weight", Init.Normal(init, numEmbeddings, dim));
     }
 
     /// <summary>Rows for <paramref name="ids"/>, shaped [..idsShape, dim] (idsShape defaults to [ids.Length]).</summary>

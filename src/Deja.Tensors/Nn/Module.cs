@@ -152,8 +152,8 @@ public sealed class Linear : Module
     {
         float bound = 1f / MathF.Sqrt(Math.Max(inFeatures, 1));
         var g = init ?? new Generator(0);
-        Weight = Parameter("weight", Tensor.Uniform(g, -bound, bound, outFeatures, inFeatures));
-        if (bias) Bias = Parameter("bias", Tensor.Uniform(g, -bound, bound, outFeatures));
+        Weight = Parameter("weight", Init.Uniform(g, -bound, bound, outFeatures, inFeatures));
+        if (bias) Bias = Parameter("bias", Init.Uniform(g, -bound, bound, outFeatures));
     }
 
     public Tensor Forward(Tensor x) => Ops.Linear(x, Weight, Bias);

@@ -1,3 +1,4 @@
+using Deja.Tensors.Nn;
 using Deja.Diffusion.IO;
 using Deja.Diffusion.Text;
 using Deja.Tensors;
@@ -75,7 +76,8 @@ public sealed class TextEncoder
     /// <summary>A <see cref="ClipTextModel"/> of <paramref name="config"/> filled strictly from a safetensors file, frozen.</summary>
     public static ClipTextModel LoadModel(ClipTextConfig config, string weightsPath)
     {
-        var model = new ClipTextModel(config);
+        ClipTextModel model;
+        using (Init.Skip()) model = new ClipTextModel(config); // every parameter is loaded below
         using (var file = SafeTensorsFile.Open(weightsPath)) file.LoadModule(model);
         model.SetRequiresGrad(false);
         model.Eval();

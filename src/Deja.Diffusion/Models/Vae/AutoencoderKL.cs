@@ -42,7 +42,8 @@ public sealed class AutoencoderKL : Module
     /// <summary>Builds the VAE of <paramref name="config"/> and loads <paramref name="weightsPath"/> (safetensors) strictly.</summary>
     public static AutoencoderKL Load(AutoencoderKLConfig config, string weightsPath)
     {
-        var vae = new AutoencoderKL(config);
+        AutoencoderKL vae;
+        using (Init.Skip()) vae = new AutoencoderKL(config); // every parameter is loaded below
         using var file = SafeTensorsFile.Open(weightsPath);
         VaeCheckpoint.Load(vae, file);
         return vae;
