@@ -30,6 +30,8 @@ public static class OpsBench
             () => AttentionBench.CrossAttentionSd(g),
             () => AttentionBench.SelfAttentionSdForwardBackward(g),
             () => NormBench.GroupNormSd(g),
+            () => ConvBench.Forward(g),
+            () => ConvBench.ForwardBackward(g),
         };
         var results = new List<BenchResult>();
         foreach (var entry in entries)
