@@ -55,12 +55,18 @@ public static class UNetBench
 
         var profile = unet.Profile = new UNetProfile();
         var times = new double[runs];
+        var process = Process.GetCurrentProcess();
         for (int i = 0; i < runs; i++)
         {
+            process.Refresh();
+            var cpu0 = process.TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             Forward();
             times[i] = sw.Elapsed.TotalSeconds;
-            if (!json) Console.Error.WriteLine($"  forward {i + 1}: {times[i]:F3} s");
+            process.Refresh();
+            // CPU time well below threads × wall time means other processes took the cores
+            double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+            Console.Error.WriteLine($"  forward {i + 1}: {times[i]:F3} s, CPU {cpu:F1} s ({cpu / times[i] / Threading.Threads:P0} of {Threading.Threads} threads)");
         }
         unet.Profile = null;
         Array.Sort(times);

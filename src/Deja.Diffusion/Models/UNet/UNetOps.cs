@@ -95,16 +95,14 @@ internal static class UNetOps
         }
         var result = Tensor.Empty(residual.Shape);
         var rs = result.Span;
-        residual.ReadOnlySpan.CopyTo(rs);
-        if (bias is not null)
+        if (bias is null) residual.ReadOnlySpan.CopyTo(rs);
+        else
         {
+            // residual + bias in the one pass that copies the residual
             var bs = bias.ReadOnlySpan;
-            for (int i = 0; i < b; i++)
-                for (int ch = 0; ch < o; ch++)
-                {
-                    var plane = rs.Slice((i * o + ch) * hw, hw);
-                    TensorPrimitives.Add(plane, bs[ch], plane);
-                }
+            var src = residual.ReadOnlySpan;
+            for (int plane = 0; plane < b * o; plane++)
+                TensorPrimitives.Add(src.Slice(plane * hw, hw), bs[plane % o], rs.Slice(plane * hw, hw));
         }
         var ts = tokens.ReadOnlySpan;
         for (int i = 0; i < b; i++)
