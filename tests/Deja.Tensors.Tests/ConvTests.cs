@@ -75,7 +75,23 @@ public class ConvTests
         { 1, 2, 130, 129, 2, 3, 3, 1, 1, true }, // stacked taps in two column tiles
         { 2, 300, 4, 4, 5, 3, 3, 1, 1, true },  // one tap per GEMM
         { 3, 300, 5, 6, 4, 3, 3, 2, 1, false },
+        // small outputs, many output channels: im2col
+        { 2, 5, 4, 3, 40, 3, 3, 1, 1, true },
+        { 1, 3, 5, 4, 30, 3, 3, 1, 1, true },   // one image: the GEMM writes the output
+        { 3, 4, 6, 5, 24, 3, 3, 2, 1, false },
+        { 1, 3, 5, 5, 20, 3, 3, 1, 0, true },   // ... and reads the input in place
     };
+
+    /// <summary>Runs <paramref name="body"/> with each conv strategy: shifted GEMMs, im2col, and the size-based choice.</summary>
+    static void EachStrategy(Action<string> body)
+    {
+        foreach (var force in new bool?[] { false, true, null })
+        {
+            ConvGeometry.ForceIm2col = force;
+            try { body(force switch { false => "shifted", true => "im2col", _ => "auto" }); }
+            finally { ConvGeometry.ForceIm2col = null; }
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -84,9 +100,13 @@ public class ConvTests
         var x = Rand.Normal(1, n, c, h, w);
         var wt = Rand.Normal(2, o, c, kh, kw);
         var b = hasBias ? Rand.Normal(3, o) : null;
-        var y = Ops.Conv2d(x, wt, b, s, p);
-        Assert.Equal(new[] { n, o, OutSize(h, kh, s, p), OutSize(w, kw, s, p) }, y.Shape);
-        Close.All(NaiveConv(x, wt, b, s, p), y.ReadOnlySpan, 1e-4, 1e-4);
+        var expected = NaiveConv(x, wt, b, s, p);
+        EachStrategy(how =>
+        {
+            var y = Ops.Conv2d(x, wt, b, s, p);
+            Assert.Equal(new[] { n, o, OutSize(h, kh, s, p), OutSize(w, kw, s, p) }, y.Shape);
+            Close.All(expected, y.ReadOnlySpan, 1e-4, 1e-4, how);
+        });
     }
 
     [Theory]
@@ -96,13 +116,56 @@ public class ConvTests
         var x = Rand.Normal(1, n, c, h, w).RequireGrad();
         var wt = Rand.Normal(2, o, c, kh, kw).RequireGrad();
         var b = hasBias ? Rand.Normal(3, o).RequireGrad() : null;
-        var y = Ops.Conv2d(x, wt, b, s, p);
-        var gy = Rand.Normal(4, y.Shape);
-        y.Backward(gy);
+        var gy = Rand.Normal(4, n, o, OutSize(h, kh, s, p), OutSize(w, kw, s, p));
         var (dx, dw, db) = NaiveGrads(x, wt, gy, s, p);
-        Close.All(dx, x.Grad!.ReadOnlySpan, 1e-4, 1e-4, "dx");
-        Close.All(dw, wt.Grad!.ReadOnlySpan, 1e-4, 1e-4, "dw");
-        if (b is not null) Close.All(db, b.Grad!.ReadOnlySpan, 1e-4, 1e-4, "db");
+        EachStrategy(how =>
+        {
+            x.ZeroGrad(); wt.ZeroGrad(); b?.ZeroGrad();
+            Ops.Conv2d(x, wt, b, s, p).Backward(gy);
+            Close.All(dx, x.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " dx");
+            Close.All(dw, wt.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " dw");
+            if (b is not null) Close.All(db, b.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " db");
+        });
+    }
+
+    [Fact]
+    public void ManagedGemmFallbackGivesTheSameResults()
+    {
+        // the strided operands (lda = taps·C, shifted B) must work without OpenBLAS too
+        var x = Rand.Normal(1, 2, 3, 7, 6).RequireGrad();
+        var w = Rand.Normal(2, 4, 3, 3, 3).RequireGrad();
+        var b = Rand.Normal(3, 4).RequireGrad();
+        var gy = Rand.Normal(4, 2, 4, 4, 3);
+        var y0 = Ops.Conv2d(x, w, b, 2, 1).ToArray();
+        var (dx, dw, db) = NaiveGrads(x, w, gy, 2, 1);
+        Gemm.ForceManaged = true;
+        try
+        {
+            EachStrategy(how =>
+            {
+                x.ZeroGrad(); w.ZeroGrad(); b.ZeroGrad();
+                var y = Ops.Conv2d(x, w, b, 2, 1);
+                Close.All(y0, y.ReadOnlySpan, 1e-5, 1e-5, how + " y");
+                y.Backward(gy);
+                Close.All(dx, x.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " dx");
+                Close.All(dw, w.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " dw");
+                Close.All(db, b.Grad!.ReadOnlySpan, 1e-4, 1e-4, how + " db");
+            });
+        }
+        finally { Gemm.ForceManaged = false; }
+    }
+
+    [Theory]
+    [InlineData(2, 320, 64, 64, 320, 1, false)] // SD 64×64: shifted GEMMs, one image per GEMM
+    [InlineData(2, 640, 32, 32, 640, 1, true)]  // SD 32×32 and below: im2col
+    [InlineData(2, 1280, 8, 8, 1280, 1, true)]
+    [InlineData(2, 320, 64, 64, 320, 2, true)]  // the downsampler
+    [InlineData(2, 4, 64, 64, 320, 1, false)]   // conv_in: all nine taps stacked
+    public void StrategyFollowsTheShape(int n, int c, int h, int w, int o, int stride, bool im2col)
+    {
+        var g = new ConvGeometry(n, c, h, w, o, 3, 3, stride, 1);
+        Assert.Equal(im2col, g.Im2col);
+        if (!im2col) Assert.Equal(c < 256 ? 9 : 1, g.TapsPerGemm);
     }
 
     [Theory]
@@ -143,12 +206,14 @@ public class ConvTests
         Assert.Equal(lhs, Dot(w, Ops.Conv2dWeightGrad(g, x, 3, 3, 2, 1)), 3);
     }
 
-    [Fact]
-    public void ThreadCountDoesNotChangeResults()
+    [Theory]
+    [InlineData(48, 20, 18, 40)] // shifted GEMMs
+    [InlineData(64, 6, 5, 200)]  // im2col
+    public void ThreadCountDoesNotChangeResults(int c, int h, int wd, int o)
     {
-        var x = Rand.Normal(1, 2, 48, 20, 18).RequireGrad();
-        var w = Rand.Normal(2, 40, 48, 3, 3).RequireGrad();
-        var b = Rand.Normal(3, 40).RequireGrad();
+        var x = Rand.Normal(1, 2, c, h, wd).RequireGrad();
+        var w = Rand.Normal(2, o, c, 3, 3).RequireGrad();
+        var b = Rand.Normal(3, o).RequireGrad();
         (float[] y, float[] dx, float[] dw, float[] db) Run(int stride)
         {
             x.ZeroGrad(); w.ZeroGrad(); b.ZeroGrad();

@@ -5,8 +5,9 @@ namespace Deja.Tensors.Kernels;
 
 /// <summary>
 /// conv2d forward and its two adjoints as a handful of GEMMs per group of images, one per tap (or
-/// per run of stacked taps), over the shifted phase planes of <see cref="ConvGeometry"/>. All GEMMs
-/// are called from the calling thread (OpenBLAS threads them); the layout passes run in parallel.
+/// per run of stacked taps), over the shifted phase planes of <see cref="ConvGeometry"/>; shapes
+/// that suit im2col better go to <see cref="ConvIm2col"/>. All GEMMs are called from the calling
+/// thread (OpenBLAS threads them); the layout passes run in parallel over channels.
 /// Weights are used as [O, T, C] (tap-major), so a run of taps is a block of columns.
 /// Every sum is taken in a fixed order (taps in order, images in order), whatever the thread count.
 /// </summary>
@@ -23,6 +24,7 @@ internal static unsafe class ConvKernels
     public static void Forward(ConvGeometry g, float* x, float* w, float* bias, float* y)
     {
         if (g.N == 0) return;
+        if (g.Im2col) { ConvIm2col.Forward(g, x, w, bias, y); return; }
         using var buffers = new Scratch(g, needPhase: !g.DirectInput, needWide: !g.DirectOutput, needTapMajor: g.Taps > 1);
         float* wt = g.Taps > 1 ? buffers.TapMajor : w;
         if (g.Taps > 1) ConvLayout.WeightToTapMajor(w, g.O, g.C, g.Taps, wt);
@@ -66,6 +68,7 @@ internal static unsafe class ConvKernels
     public static void InputGrad(ConvGeometry g, float* gy, float* w, float* dx)
     {
         if (g.N == 0) return;
+        if (g.Im2col) { ConvIm2col.InputGrad(g, gy, w, dx); return; }
         using var buffers = new Scratch(g, needPhase: !g.DirectInput, needWide: !g.DirectOutput, needTapMajor: g.Taps > 1);
         float* wt = g.Taps > 1 ? buffers.TapMajor : w;
         if (g.Taps > 1) ConvLayout.WeightToTapMajor(w, g.O, g.C, g.Taps, wt);
@@ -104,9 +107,10 @@ internal static unsafe class ConvKernels
     /// <summary>dw [O,C,Kh,Kw] = Σ over images of gy ⋆ x: the adjoint of <see cref="Forward"/> in w.</summary>
     public static void WeightGrad(ConvGeometry g, float* gy, float* x, float* dw)
     {
+        if (g.N == 0) { new Span<float>(dw, g.O * g.Taps * g.C).Clear(); return; }
+        if (g.Im2col) { ConvIm2col.WeightGrad(g, gy, x, dw); return; }
         using var buffers = new Scratch(g, needPhase: !g.DirectInput, needWide: !g.DirectOutput, needTapMajor: g.Taps > 1);
         float* dwt = g.Taps > 1 ? buffers.TapMajor : dw;
-        if (g.N == 0) new Span<float>(dwt, g.O * g.Taps * g.C).Clear();
         int depthLd = g.Taps * g.C;
         for (int n0 = 0; n0 < g.N; n0 += g.Group)
         {
@@ -168,19 +172,19 @@ internal static unsafe class ConvKernels
         return total;
     }
 
-    /// <summary>Pooled, pinned scratch buffers for one call.</summary>
+    /// <summary>The buffers a call needs beyond its operands.</summary>
     sealed class Scratch : IDisposable
     {
-        readonly float[]?[] arrays = new float[]?[4];
-        readonly System.Runtime.InteropServices.GCHandle[] handles = new System.Runtime.InteropServices.GCHandle[4];
+        readonly PinnedScratch pinned = new();
 
         public Scratch(ConvGeometry g, bool needPhase, bool needWide, bool needTapMajor)
         {
-            Phase = needPhase ? Rent(0, g.PhaseLength) : null;
-            Wide = needWide ? Rent(1, g.WideLength) : null;
-            TapMajor = needTapMajor ? Rent(2, (long)g.O * g.Taps * g.C) : null;
+            const string op = "conv2d";
+            if (needPhase) Phase = pinned.Rent(g.PhaseLength, op);
+            if (needWide) Wide = pinned.Rent(g.WideLength, op);
+            if (needTapMajor) TapMajor = pinned.Rent((long)g.O * g.Taps * g.C, op);
             int cols = Math.Min(ColumnTile, g.Columns(Math.Min(g.Group, Math.Max(g.N, 1))));
-            Columns = g.TapsPerGemm > 1 ? Rent(3, (long)g.TapsPerGemm * g.C * cols) : null;
+            if (g.TapsPerGemm > 1) Columns = pinned.Rent((long)g.TapsPerGemm * g.C * cols, op);
         }
 
         public float* Phase { get; }
@@ -188,24 +192,6 @@ internal static unsafe class ConvKernels
         public float* TapMajor { get; }
         public float* Columns { get; }
 
-        float* Rent(int slot, long length)
-        {
-            if (length > Array.MaxLength) throw new ArgumentException($"conv2d: a scratch buffer of {length} floats is larger than an array can hold");
-            var a = BufferPool.Rent((int)length);
-            arrays[slot] = a;
-            handles[slot] = System.Runtime.InteropServices.GCHandle.Alloc(a, System.Runtime.InteropServices.GCHandleType.Pinned);
-            return (float*)handles[slot].AddrOfPinnedObject();
-        }
-
-        public void Dispose()
-        {
-            for (int i = 0; i < arrays.Length; i++)
-            {
-                if (arrays[i] is not { } a) continue;
-                handles[i].Free();
-                BufferPool.Return(a);
-                arrays[i] = null;
-            }
-        }
+        public void Dispose() => pinned.Dispose();
     }
 }

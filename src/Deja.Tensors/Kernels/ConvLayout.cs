@@ -1,7 +1,5 @@
-using System.Numerics.Tensors;
-using System.Runtime.Intrinsics;
-
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Deja.Tensors.Kernels;
 
@@ -165,9 +163,7 @@ internal static unsafe class ConvLayout
         {
             for (int t = t0; t < t1; t++)
             {
-                var d = new Span<float>((float*)P + g.TapOffset(t) + (long)c * g.Ld + c0, cols);
-                var s = new ReadOnlySpan<float>((float*)S + ((long)(t - t0) * g.C + c) * cols, cols);
-                TensorPrimitives.Add(d, s, d);
+                AddInto((float*)S + ((long)(t - t0) * g.C + c) * cols, (float*)P + g.TapOffset(t) + (long)c * g.Ld + c0, cols);
             }
         });
     }
@@ -199,7 +195,7 @@ internal static unsafe class ConvLayout
 
     /// <summary>dst = src + b. (TensorPrimitives' per-call overhead is large for rows this short.)</summary>
     [MethodImpl(Hot)]
-    static void AddScalar(float* src, float b, float* dst, int n)
+    internal static void AddScalar(float* src, float b, float* dst, int n)
     {
         int i = 0;
         if (Vector512.IsHardwareAccelerated)
@@ -215,6 +211,18 @@ internal static unsafe class ConvLayout
         for (; i < n; i++) dst[i] = src[i] + b;
     }
 
+    /// <summary>dst += src.</summary>
+    [MethodImpl(Hot)]
+    internal static void AddInto(float* src, float* dst, int n)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i + 16 <= n; i += 16) (Vector512.Load(dst + i) + Vector512.Load(src + i)).Store(dst + i);
+        else if (Vector256.IsHardwareAccelerated)
+            for (; i + 8 <= n; i += 8) (Vector256.Load(dst + i) + Vector256.Load(src + i)).Store(dst + i);
+        for (; i < n; i++) dst[i] += src[i];
+    }
+
     /// <summary>Clears <paramref name="length"/> floats in parallel blocks.</summary>
     public static void Clear(float* p, long length)
     {
@@ -227,5 +235,4 @@ internal static unsafe class ConvLayout
             new Span<float>((float*)P + start, (int)Math.Min(Block, length - start)).Clear();
         });
     }
-
 }

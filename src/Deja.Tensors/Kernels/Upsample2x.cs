@@ -1,7 +1,6 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-
-using System.Runtime.CompilerServices;
 
 namespace Deja.Tensors.Kernels;
 
@@ -15,14 +14,14 @@ internal static unsafe class Upsample2x
     // kernels are compiled fully optimized at once: tier-0 code would distort the first calls
     const MethodImplOptions Hot = MethodImplOptions.AggressiveOptimization;
 
-    /// <summary>Input rows per parallel task (a task moves ~4·Rows·W floats).</summary>
-    const int RowsPerTask = 64;
+    /// <summary>Input rows per parallel task: about 64K output floats each, whatever the width.</summary>
+    static int RowsPerTask(int w) => Math.Max(1, 16384 / Math.Max(w, 1));
 
     /// <summary>x: <paramref name="rows"/> rows of <paramref name="w"/> → y: for each, two identical rows of 2w.</summary>
     public static void Up(float* x, int rows, int w, float* y)
     {
         nint X = (nint)x, Y = (nint)y;
-        Threading.Chunks(rows, RowsPerTask, [MethodImpl(Hot)] (r0, r1) =>
+        Threading.Chunks(rows, RowsPerTask(w), [MethodImpl(Hot)] (r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
             {
@@ -37,7 +36,7 @@ internal static unsafe class Upsample2x
     public static void BlockSum(float* y, int rows, int w, float* x)
     {
         nint Y = (nint)y, X = (nint)x;
-        Threading.Chunks(rows, RowsPerTask, [MethodImpl(Hot)] (r0, r1) =>
+        Threading.Chunks(rows, RowsPerTask(w), [MethodImpl(Hot)] (r0, r1) =>
         {
             for (int r = r0; r < r1; r++)
                 PairSumRows((float*)Y + (long)r * 4 * w, (float*)Y + (long)r * 4 * w + 2 * w, w, (float*)X + (long)r * w);
