@@ -94,7 +94,7 @@ public class UNetParityTests
         // the hooked path (separate residual adds) gives the same output as the fused one
         Tensor plain;
         using (GradMode.NoGrad()) plain = unet.Forward(g.ReadTensor("latents"), 981, g.ReadTensor("encoder_hidden_states"));
-        TinyUNet.Near(plain, output, 1e-6, $"{model} hooked vs plain");
+        TinyUNet.Near(plain, output, 5e-6, $"{model} hooked vs plain");
     }
 
     [Theory]

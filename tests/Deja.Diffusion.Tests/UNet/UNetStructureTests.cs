@@ -146,7 +146,7 @@ public class UNetStructureTests
         Assert.Equal([2, 4, h, w], fused.Shape);
         Assert.True(fused.ToArray().All(float.IsFinite));
         var recorded = unet.Forward(sample.RequireGrad(), 41, context);
-        TinyUNet.Near(fused, recorded, 1e-6, "inference vs autograd path");
+        TinyUNet.Near(fused, recorded, 5e-6, "inference vs autograd path");
     }
 
     /// <summary>With an identity conv, Upsample2D with an output size is nearest interpolation to that size (PyTorch's index rule).</summary>

@@ -140,7 +140,7 @@ internal static class UNetOps
     /// GEGLU's gate: p [..., 2F] split into value and gate halves → value · gelu(gate), [..., F]
     /// (exact erf GELU, as diffusers' GEGLU).
     /// </summary>
-    public static unsafe Tensor GatedGelu(Tensor p, UNetPass pass)
+    public static Tensor GatedGelu(Tensor p, UNetPass pass)
     {
         using var _ = pass.Time(UNetOpKind.Elementwise);
         int f2 = p.Shape[^1], f = f2 / 2, rows = p.Length / f2;
@@ -152,23 +152,30 @@ internal static class UNetOps
             return Ops.Mul(value, g);
         }
         var result = Tensor.Empty([.. p.Shape[..^1], f]);
-        fixed (float* pp = p.Span) fixed (float* pr = result.Span)
+        GatedGeluRows(p.Span, result.Span, rows, f);
+        return result;
+    }
+
+    /// <summary>
+    /// rows × [value | gate] (2F wide) → rows × value·gelu(gate) (F wide), in parallel over rows.
+    /// Each row's halves are read once; <see cref="GegluKernel"/> evaluates GELU in float.
+    /// </summary>
+    public static unsafe void GatedGeluRows(Span<float> projected, Span<float> output, int rows, int f)
+    {
+        fixed (float* pp = projected) fixed (float* po = output)
         {
-            nint P = (nint)pp, R = (nint)pr;
-            // a few rows per task keeps each task's data in L2 while leaving enough tasks to balance
-            int rowsPerTask = Math.Max(1, 16384 / Math.Max(f, 1));
+            nint P = (nint)pp, O = (nint)po;
+            // a few rows per task: enough tasks to balance, each a contiguous run
+            int rowsPerTask = Math.Max(1, 8192 / Math.Max(f, 1));
             Threading.Chunks(rows, rowsPerTask, (r0, r1) =>
             {
                 for (int r = r0; r < r1; r++)
                 {
-                    var src = new ReadOnlySpan<float>((float*)P + (long)r * f2, f2);
-                    var dst = new Span<float>((float*)R + (long)r * f, f);
-                    ErfKernel.Gelu(src[f..], dst);
-                    TensorPrimitives.Multiply(dst, src[..f], dst);
+                    var src = new ReadOnlySpan<float>((float*)P + (long)r * 2 * f, 2 * f);
+                    GegluKernel.Apply(src[..f], src[f..], new Span<float>((float*)O + (long)r * f, f));
                 }
             });
         }
-        return result;
     }
 
     /// <summary>[B, L, H·D] → [B, H, L, D] (a copy), the layout the attention kernel wants.</summary>
@@ -187,12 +194,12 @@ internal static class UNetOps
         return Ops.Reshape(p, b, l, h * d);
     }
 
-    static void FillRows(Span<float> dst, ReadOnlySpan<float> row, int rows)
+    public static void FillRows(Span<float> dst, ReadOnlySpan<float> row, int rows)
     {
         for (int r = 0; r < rows; r++) row.CopyTo(dst.Slice(r * row.Length, row.Length));
     }
 
-    static void AddRows(Span<float> dst, ReadOnlySpan<float> row, int rows)
+    public static void AddRows(Span<float> dst, ReadOnlySpan<float> row, int rows)
     {
         for (int r = 0; r < rows; r++)
         {
