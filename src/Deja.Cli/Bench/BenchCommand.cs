@@ -11,6 +11,7 @@ public static class BenchCommand
         bench.Subcommands.Add(OpsBench.Command());
         bench.Subcommands.Add(TextBench.Command());
         bench.Subcommands.Add(VaeBench.Command());
+        bench.Subcommands.Add(UNetBench.Command());
         return bench;
     }
 }

@@ -1,0 +1,101 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Text.Json;
+using Deja.Diffusion.Models.UNet;
+using Deja.Tensors;
+using Deja.Tensors.Kernels;
+
+namespace Deja.Cli;
+
+/// <summary>
+/// `deja bench unet`: one full-size SD UNet forward (random weights, no files) under NoGrad at the
+/// model's native latent size: median wall time, analytic GFLOP, peak RSS (weights included) and where
+/// the time goes by kind of operation.
+/// </summary>
+public static class UNetBench
+{
+    public static Command Command()
+    {
+        var config = new Option<string>("--config") { Description = "sd1 (v1.4: 64x64 latents, context 768) or sd2 (2.1: 96x96, context 1024)", DefaultValueFactory = _ => "sd1" };
+        var batch = new Option<int>("--batch") { Description = "Batch size (2 = one classifier-free guidance step)", DefaultValueFactory = _ => 2 };
+        var runs = new Option<int>("--runs") { Description = "Timed forwards (the median is reported)", DefaultValueFactory = _ => 3 };
+        var json = new Option<bool>("--json") { Description = "One JSON object instead of a table" };
+        var cmd = new Command("unet", "Benchmark a full-size Stable Diffusion UNet forward") { config, batch, runs, json };
+        cmd.SetAction(pr => Run(pr.GetValue(config)!, pr.GetValue(batch), pr.GetValue(runs), pr.GetValue(json)));
+        return cmd;
+    }
+
+    static int Run(string which, int batch, int runs, bool json)
+    {
+        var config = which switch
+        {
+            "sd1" => UNetPresets.StableDiffusion1(),
+            "sd2" => UNetPresets.StableDiffusion2(),
+            _ => throw new ArgumentException($"bench unet: --config must be sd1 or sd2, got '{which}'"),
+        };
+        if (batch < 1) throw new ArgumentException($"bench unet: --batch must be at least 1, got {batch}");
+        if (runs < 1) throw new ArgumentException($"bench unet: --runs must be at least 1, got {runs}");
+        int size = config.SampleSize ?? 64, context = config.CrossAttentionDim[0];
+        Console.Error.WriteLine($"threads {Threading.Threads}, BLAS {(Blas.Available ? Blas.LibraryPath : "none")}, kernels {Blas.CoreName}");
+
+        BenchTimer.Isolate();
+        var g = new Generator(1);
+        var build = Stopwatch.StartNew();
+        var unet = new UNet2DConditionModel(config, g);
+        unet.Eval();
+        Console.Error.WriteLine($"built {which} UNet ({unet.ParameterCount() / 1e6:F1} M parameters) in {build.Elapsed.TotalSeconds:F1} s, RSS {BenchTimer.RssMb():F0} MB");
+        using var sample = Tensor.RandN(g, batch, config.InChannels, size, size);
+        using var text = Tensor.RandN(g, batch, 77, context);
+
+        using var noGrad = GradMode.NoGrad();
+        void Forward() { using var y = unet.Forward(sample, 981f, text); }
+        var warm = Stopwatch.StartNew();
+        Forward();
+        Console.Error.WriteLine($"warm-up forward {warm.Elapsed.TotalSeconds:F2} s");
+
+        var profile = unet.Profile = new UNetProfile();
+        var times = new double[runs];
+        var process = Process.GetCurrentProcess();
+        for (int i = 0; i < runs; i++)
+        {
+            process.Refresh();
+            var cpu0 = process.TotalProcessorTime;
+            var sw = Stopwatch.StartNew();
+            Forward();
+            times[i] = sw.Elapsed.TotalSeconds;
+            process.Refresh();
+            // CPU time well below threads × wall time means other processes took the cores
+            double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
+            Console.Error.WriteLine($"  forward {i + 1}: {times[i]:F3} s, CPU {cpu:F1} s ({cpu / times[i] / Threading.Threads:P0} of {Threading.Threads} threads)");
+        }
+        unet.Profile = null;
+        Array.Sort(times);
+        double seconds = times[runs / 2], peak = BenchTimer.PeakRssMb();
+        var flops = UNetFlops.Count(config, batch, size, size);
+        var perKind = Enum.GetValues<UNetOpKind>().ToDictionary(UNetProfile.Name, k => profile.Seconds(k) / runs);
+        double other = times.Average() - profile.TotalSeconds / runs;
+
+        string name = $"unet_{which}";
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object?>
+            {
+                ["name"] = name, ["seconds"] = Math.Round(seconds, 4), ["gflops"] = Math.Round(flops.Total / seconds / 1e9, 1),
+                ["gflop_per_forward"] = Math.Round(flops.Total / 1e9, 1), ["peak_rss_mb"] = Math.Round(peak, 0),
+                ["batch"] = batch, ["latent"] = $"{size}x{size}", ["threads"] = Threading.Threads,
+                ["profile_seconds"] = perKind.Append(new("other", other)).ToDictionary(p => p.Key, p => Math.Round(p.Value, 4)),
+            }));
+            return 0;
+        }
+        Console.WriteLine($"{name}: batch {batch}, {size}x{size} latents, {Threading.Threads} threads");
+        Console.WriteLine($"  median of {runs}: {seconds:F3} s   {flops.Total / 1e9:F1} GFLOP (conv {flops.Conv / 1e9:F1}, linear {flops.Linear / 1e9:F1}, attention {flops.Attention / 1e9:F1})   {flops.Total / seconds / 1e9:F1} GFLOPS   peak RSS {peak:F0} MB");
+        Console.WriteLine($"  {"op",-12} {"seconds",9} {"share",7} {"GFLOPS",8}");
+        double mean = times.Average();
+        foreach (var (kind, secs) in perKind.Append(new("other", other)))
+        {
+            double kindFlops = kind switch { "conv" => flops.Conv, "linear" => flops.Linear, "attention" => flops.Attention, _ => 0 };
+            Console.WriteLine($"  {kind,-12} {secs,9:F3} {secs / mean,7:P1} {(kindFlops > 0 ? $"{kindFlops / secs / 1e9,8:F1}" : ""),8}");
+        }
+        return 0;
+    }
+}

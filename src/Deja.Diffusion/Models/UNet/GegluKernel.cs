@@ -1,0 +1,62 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Deja.Diffusion.Models.UNet;
+
+/// <summary>
+/// GEGLU's activation in one pass: out = value · gelu(gate), gelu(x) = x·Φ(x) with the exact (erf)
+/// GELU. Φ(x) = erfc(−x/√2)/2 is evaluated in float with the Chebyshev-fitted erfc of Numerical
+/// Recipes (erfc(a) = t·exp(−a² + P(t)), t = 1/(1 + a/2), relative error below 1.2e-7 for every a ≥ 0),
+/// so Φ keeps its relative precision in both tails. It is several times faster than a double-precision
+/// erf, which matters because the UNet evaluates it some 10⁸ times per forward.
+/// </summary>
+internal static class GegluKernel
+{
+    const float InvSqrt2 = 0.70710678118654752f;
+    const float C0 = -1.26551223f, C1 = 1.00002368f, C2 = 0.37409196f, C3 = 0.09678418f, C4 = -0.18628806f,
+        C5 = 0.27886807f, C6 = -1.13520398f, C7 = 1.48851587f, C8 = -0.82215223f, C9 = 0.17087277f;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Apply(ReadOnlySpan<float> value, ReadOnlySpan<float> gate, Span<float> output)
+    {
+        int n = output.Length, i = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
+            {
+                var g = Vector512.Create(gate.Slice(i, Vector512<float>.Count));
+                var v = Vector512.Create(value.Slice(i, Vector512<float>.Count));
+                Phi(g, out var phi);
+                (v * g * phi).CopyTo(output.Slice(i, Vector512<float>.Count));
+            }
+        for (; i < n; i++) output[i] = value[i] * gate[i] * Phi(gate[i]);
+    }
+
+    /// <summary>Φ(x) for 16 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Phi(Vector512<float> x, out Vector512<float> phi)
+    {
+        var one = Vector512<float>.One;
+        var a = Vector512.Abs(x) * InvSqrt2;
+        var t = one / Vector512.FusedMultiplyAdd(a, Vector512.Create(0.5f), one);
+        var p = Vector512.FusedMultiplyAdd(t, Vector512.Create(C9), Vector512.Create(C8));
+        p = Vector512.FusedMultiplyAdd(t, p, Vector512.Create(C7));
+        p = Vector512.FusedMultiplyAdd(t, p, Vector512.Create(C6));
+        p = Vector512.FusedMultiplyAdd(t, p, Vector512.Create(C5));
+        p = Vector512.FusedMultiplyAdd(t, p, Vector512.Create(C4));
+        p = Vector512.FusedMultiplyAdd(t, p, Vector512.Create(C3));
+        p = Vector512.FusedMultiplyAdd(t, p, Vector512.Create(C2));
+        p = Vector512.FusedMultiplyAdd(t, p, Vector512.Create(C1));
+        p = Vector512.FusedMultiplyAdd(t, p, Vector512.Create(C0));
+        // half of erfc(|x|/√2): Φ(x) for x ≤ 0, 1 − Φ(x) for x > 0
+        var tail = Vector512.Create(0.5f) * t * Vector512.Exp(p - a * a);
+        phi = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), one - tail, tail);
+    }
+
+    static float Phi(float x)
+    {
+        float a = MathF.Abs(x) * InvSqrt2, t = 1f / (1f + 0.5f * a);
+        float p = C0 + t * (C1 + t * (C2 + t * (C3 + t * (C4 + t * (C5 + t * (C6 + t * (C7 + t * (C8 + t * C9))))))));
+        float tail = 0.5f * t * MathF.Exp(p - a * a);
+        return x > 0 ? 1f - tail : tail;
+    }
+}
