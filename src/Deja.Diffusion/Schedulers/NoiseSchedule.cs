@@ -16,40 +16,49 @@ public sealed class NoiseSchedule
         Betas = betas;
         TrainTimesteps = betas.Length;
         AlphasCumprod = new float[betas.Length];
-        float acc = 1f;
+        // torch.cumprod on CPU multiplies the float32 alphas into a double accumulator
+        double acc = 1;
         for (int i = 0; i < betas.Length; i++)
         {
             acc *= 1f - betas[i];
-            AlphasCumprod[i] = acc;
+            AlphasCumprod[i] = (float)acc;
         }
     }
 
     /// <summary>Builds the schedule named by diffusers' beta_schedule.</summary>
-    public static NoiseSchedule Create(string betaSchedule, int trainTimesteps = 1000, float betaStart = 0.00085f, float betaEnd = 0.012f)
+    public static NoiseSchedule Create(string betaSchedule, int trainTimesteps = 1000, double betaStart = 0.00085, double betaEnd = 0.012)
     {
         if (trainTimesteps < 2) throw new ArgumentException($"noise schedule: num_train_timesteps must be at least 2, got {trainTimesteps}");
         float[] betas = betaSchedule switch
         {
-            // linspace(√β0, √β1, N)² in float32
-            "scaled_linear" => Linspace(MathF.Sqrt(betaStart), MathF.Sqrt(betaEnd), trainTimesteps).Select(b => b * b).ToArray(),
-            "linear" => Linspace(betaStart, betaEnd, trainTimesteps),
+            // torch.linspace(β0 ** 0.5, β1 ** 0.5, N, dtype=float32) ** 2: the roots are taken in double
+            "scaled_linear" => Linspace((float)Math.Sqrt(betaStart), (float)Math.Sqrt(betaEnd), trainTimesteps).Select(b => b * b).ToArray(),
+            "linear" => Linspace((float)betaStart, (float)betaEnd, trainTimesteps),
             _ => throw new NotSupportedException($"beta_schedule '{betaSchedule}' is not supported (supported: scaled_linear, linear)"),
         };
         return new NoiseSchedule(betas);
     }
 
     /// <summary>
-    /// torch.linspace in float32: the first half counts up from start, the second half down from end,
-    /// with the step computed in float32 (this is what makes the endpoints exact).
+    /// torch.linspace in float32, bit for bit as its CPU kernel (AVX2 build, which the goldens used)
+    /// computes it: step = (end − start)/(steps − 1) in float32; blocks of 8 values start at
+    /// start + step·i (from the end, end − step·(steps−1−i), once i is past the middle; fused
+    /// multiply-add) and continue by + j·step; a tail shorter than 8 takes the block-start formula.
     /// </summary>
     public static float[] Linspace(float start, float end, int steps)
     {
+        const int Lanes = 8;
         var o = new float[steps];
         if (steps == 1) { o[0] = start; return o; }
         float step = (end - start) / (steps - 1);
-        int half = steps / 2;
-        for (int i = 0; i < steps; i++)
-            o[i] = i < half ? start + step * i : end - step * (steps - i - 1);
+        int half = steps / 2, blocked = steps / Lanes * Lanes;
+        float Point(int i) => i < half ? MathF.FusedMultiplyAdd(step, i, start) : MathF.FusedMultiplyAdd(-step, steps - i - 1, end);
+        for (int i = 0; i < blocked; i += Lanes)
+        {
+            float b = Point(i);
+            for (int j = 0; j < Lanes; j++) o[i + j] = MathF.FusedMultiplyAdd(j, step, b);
+        }
+        for (int i = blocked; i < steps; i++) o[i] = Point(i);
         return o;
     }
 
