@@ -53,27 +53,30 @@ public static class UNetBench
         Forward();
         Console.Error.WriteLine($"warm-up forward {warm.Elapsed.TotalSeconds:F2} s");
 
-        var profile = unet.Profile = new UNetProfile();
-        var times = new double[runs];
+        // each run gets its own profile; the one of the median run is reported, so it adds up to the reported time
+        var measured = new List<(double Seconds, UNetProfile Profile, double Cpu)>();
         var process = Process.GetCurrentProcess();
         for (int i = 0; i < runs; i++)
         {
+            var profile = unet.Profile = new UNetProfile();
             process.Refresh();
             var cpu0 = process.TotalProcessorTime;
             var sw = Stopwatch.StartNew();
             Forward();
-            times[i] = sw.Elapsed.TotalSeconds;
+            double wall = sw.Elapsed.TotalSeconds;
             process.Refresh();
             // CPU time well below threads × wall time means other processes took the cores
             double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
-            Console.Error.WriteLine($"  forward {i + 1}: {times[i]:F3} s, CPU {cpu:F1} s ({cpu / times[i] / Threading.Threads:P0} of {Threading.Threads} threads)");
+            Console.Error.WriteLine($"  forward {i + 1}: {wall:F3} s, CPU {cpu:F1} s ({cpu / wall / Threading.Threads:P0} of {Threading.Threads} threads)");
+            measured.Add((wall, profile, cpu));
         }
         unet.Profile = null;
-        Array.Sort(times);
-        double seconds = times[runs / 2], peak = BenchTimer.PeakRssMb();
+        var (seconds, median, medianCpu) = measured.OrderBy(m => m.Seconds).ElementAt(runs / 2);
+        double utilization = medianCpu / seconds / Threading.Threads;
+        double peak = BenchTimer.PeakRssMb();
         var flops = UNetFlops.Count(config, batch, size, size);
-        var perKind = Enum.GetValues<UNetOpKind>().ToDictionary(UNetProfile.Name, k => profile.Seconds(k) / runs);
-        double other = times.Average() - profile.TotalSeconds / runs;
+        var perKind = Enum.GetValues<UNetOpKind>().Select(k => (Name: UNetProfile.Name(k), Seconds: median.Seconds(k)))
+            .Append((Name: "other", Seconds: seconds - median.TotalSeconds)).ToList();
 
         string name = $"unet_{which}";
         if (json)
@@ -82,19 +85,18 @@ public static class UNetBench
             {
                 ["name"] = name, ["seconds"] = Math.Round(seconds, 4), ["gflops"] = Math.Round(flops.Total / seconds / 1e9, 1),
                 ["gflop_per_forward"] = Math.Round(flops.Total / 1e9, 1), ["peak_rss_mb"] = Math.Round(peak, 0),
-                ["batch"] = batch, ["latent"] = $"{size}x{size}", ["threads"] = Threading.Threads,
-                ["profile_seconds"] = perKind.Append(new("other", other)).ToDictionary(p => p.Key, p => Math.Round(p.Value, 4)),
+                ["batch"] = batch, ["latent"] = $"{size}x{size}", ["threads"] = Threading.Threads, ["cpu_utilization"] = Math.Round(utilization, 3),
+                ["profile_seconds"] = perKind.ToDictionary(p => p.Name, p => Math.Round(p.Seconds, 4)),
             }));
             return 0;
         }
-        Console.WriteLine($"{name}: batch {batch}, {size}x{size} latents, {Threading.Threads} threads");
+        Console.WriteLine($"{name}: batch {batch}, {size}x{size} latents, {Threading.Threads} threads (median run used {utilization:P0} of them)");
         Console.WriteLine($"  median of {runs}: {seconds:F3} s   {flops.Total / 1e9:F1} GFLOP (conv {flops.Conv / 1e9:F1}, linear {flops.Linear / 1e9:F1}, attention {flops.Attention / 1e9:F1})   {flops.Total / seconds / 1e9:F1} GFLOPS   peak RSS {peak:F0} MB");
         Console.WriteLine($"  {"op",-12} {"seconds",9} {"share",7} {"GFLOPS",8}");
-        double mean = times.Average();
-        foreach (var (kind, secs) in perKind.Append(new("other", other)))
+        foreach (var (kind, secs) in perKind)
         {
             double kindFlops = kind switch { "conv" => flops.Conv, "linear" => flops.Linear, "attention" => flops.Attention, _ => 0 };
-            Console.WriteLine($"  {kind,-12} {secs,9:F3} {secs / mean,7:P1} {(kindFlops > 0 ? $"{kindFlops / secs / 1e9,8:F1}" : ""),8}");
+            Console.WriteLine($"  {kind,-12} {secs,9:F3} {secs / seconds,7:P1} {(kindFlops > 0 ? $"{kindFlops / secs / 1e9,8:F1}" : ""),8}");
         }
         return 0;
     }

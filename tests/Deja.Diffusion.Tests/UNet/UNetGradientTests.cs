@@ -61,6 +61,39 @@ public class UNetGradientTests
         Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
+    /// <summary>Parameter gradients (training path) against finite differences, on a private copy of the model.</summary>
+    [Fact]
+    public void ParameterGradientsMatchFiniteDifferences()
+    {
+        var unet = new Deja.Diffusion.Models.UNet.UNet2DConditionModel(TinyUNet.Config("sd1"));
+        using (var f = Deja.Diffusion.IO.SafeTensorsFile.Open(TinyUNet.WeightsPath("sd1"))) f.LoadModule(unet);
+        using var g = TinyUNet.Golden("sd1");
+        using var scope = TensorScope.Enter();
+        var latents = g.ReadTensor("latents");
+        var context = g.ReadTensor("encoder_hidden_states");
+        var r = Tensor.RandN(new Generator(9), latents.Shape);
+        unet.ZeroGrad();
+        Ops.Sum(unet.Forward(latents, T, context) * r).Backward();
+
+        var state = unet.StateDict();
+        var problems = new List<string>();
+        foreach (var (name, index) in new[]
+        {
+            ("down_blocks.0.attentions.0.proj_in.weight", 37), // 1×1 conv weight used as a matrix
+            ("mid_block.attentions.0.transformer_blocks.0.attn2.to_k.weight", 100),
+            ("up_blocks.1.attentions.2.transformer_blocks.0.ff.net.0.proj.bias", 200), // gate half
+            ("up_blocks.1.resnets.0.time_emb_proj.bias", 3),
+            ("conv_in.weight", 50),
+        })
+        {
+            var p = state[name];
+            double autograd = p.Grad!.ReadOnlySpan[index];
+            double fd = CentralElement(p, index, 3e-2f, () => Loss(unet, latents, context, r));
+            if (Math.Abs(fd - autograd) > 5e-4 + 1e-2 * Math.Abs(fd)) problems.Add($"d/d{name}[{index}]: autograd {autograd:G6}, finite differences {fd:G6}");
+        }
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
+    }
+
     /// <summary>L in double, under NoGrad.</summary>
     static double Loss(Deja.Diffusion.Models.UNet.UNet2DConditionModel unet, Tensor latents, Tensor context, Tensor r)
     {

@@ -110,4 +110,26 @@ public class UNetParityTests
         Assert.True(output.RequiresGrad);
         TinyUNet.Near(g.ReadTensor("out_t501"), output, Tol, $"{model} out_t501 with autograd");
     }
+
+    [Fact]
+    public void ThreadCountDoesNotChangeTheOutput()
+    {
+        var unet = TinyUNet.Load("sd2");
+        using var g = TinyUNet.Golden("sd2");
+        using var scope = TensorScope.Enter();
+        using var _ = GradMode.NoGrad();
+        var latents = g.ReadTensor("latents");
+        var context = g.ReadTensor("encoder_hidden_states");
+        int saved = Deja.Tensors.Kernels.Threading.Threads;
+        try
+        {
+            Deja.Tensors.Kernels.Threading.Threads = 1;
+            var one = unet.Forward(latents, 981, context).ToArray();
+            Deja.Tensors.Kernels.Threading.Threads = 2;
+            var two = unet.Forward(latents, 981, context).ToArray();
+            for (int i = 0; i < one.Length; i++)
+                Assert.True(Math.Abs(one[i] - two[i]) <= 1e-5 * Math.Abs(one[i]) + 1e-7, $"[{i}]: 1 thread {one[i]}, 2 threads {two[i]}");
+        }
+        finally { Deja.Tensors.Kernels.Threading.Threads = saved; }
+    }
 }

@@ -177,3 +177,37 @@ public class UNetStructureTests
                 }
     }
 }
+
+public class UpsampleConvTests
+{
+    [Theory]
+    [InlineData(1, 3, 5, 4, 4)]
+    [InlineData(2, 8, 6, 5, 7)]
+    [InlineData(2, 16, 16, 16, 16)]
+    public void FourPhaseConvEqualsUpsampleThenConv(int n, int c, int o, int h, int w)
+    {
+        using var scope = TensorScope.Enter();
+        var g = new Generator(11);
+        var x = Tensor.RandN(g, n, c, h, w);
+        var weight = Tensor.RandN(g, o, c, 3, 3);
+        var bias = Tensor.RandN(g, o);
+        var pass = new UNetPass(Tensor.Zeros(1, 1), Tensor.Zeros(1, 1, 1), null, null);
+        var expected = Ops.Conv2d(Ops.UpsampleNearest2x(x), weight, bias, 1, 1);
+        var actual = UpsampleConv.Forward(x, weight, bias, pass);
+        TinyUNet.Near(expected, actual, 2e-5 * Math.Sqrt(9 * c), "four-phase conv");
+    }
+
+    [Fact]
+    public void Upsample2DTakesTheFourPhasePathOnlyInInference()
+    {
+        using var scope = TensorScope.Enter();
+        var up = new Upsample2D(8, new Generator(2));
+        var x = Tensor.RandN(new Generator(3), 2, 8, 16, 18);
+        var recorded = up.Forward(x.RequireGrad(), null, new UNetPass(Tensor.Zeros(1, 1), Tensor.Zeros(1, 1, 1), null, null));
+        Assert.True(recorded.RequiresGrad);
+        Tensor inference;
+        using (GradMode.NoGrad()) inference = up.Forward(x, null, new UNetPass(Tensor.Zeros(1, 1), Tensor.Zeros(1, 1, 1), null, null));
+        Assert.Equal([2, 8, 32, 36], inference.Shape);
+        TinyUNet.Near(recorded, inference, 1e-5, "upsampler inference vs autograd");
+    }
+}

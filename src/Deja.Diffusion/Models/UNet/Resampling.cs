@@ -36,6 +36,10 @@ public sealed class Upsample2D : Module
 
     internal Tensor Forward(Tensor x, (int H, int W)? outputSize, UNetPass pass)
     {
+        int h = x.Shape[2], w = x.Shape[3];
+        bool twice = outputSize is not var (th, tw) || (th == 2 * h && tw == 2 * w);
+        if (pass.Inference && twice && x.Shape[1] == conv.Weight.Shape[1] && h * w >= UpsampleConv.MinPlane)
+            return UpsampleConv.Forward(x, conv.Weight, conv.Bias, pass);
         using var scope = TensorScope.Enter();
         Tensor up;
         using (pass.Time(UNetOpKind.Layout))
@@ -43,7 +47,6 @@ public sealed class Upsample2D : Module
             up = Ops.UpsampleNearest2x(x);
             if (outputSize is var (oh, ow))
             {
-                int h = x.Shape[2], w = x.Shape[3];
                 if ((oh != 2 * h && oh != 2 * h - 1) || (ow != 2 * w && ow != 2 * w - 1))
                     throw new ArgumentException($"Upsample2D: input {Shapes.Str(x.Shape)} cannot be upsampled to {oh}x{ow} (2x or 2x-1 per side)");
                 if (oh != 2 * h) up = Ops.Narrow(up, 2, 0, oh);
