@@ -145,14 +145,16 @@ public class GenerateRunnerTests
     [Fact]
     public void WrongLatentsShapeNamesExpectedAndActual()
     {
+        using var dir = new TempDir();
+        var never = dir.File("never.safetensors");
         var golden = TinyPipelines.GoldenPath("sd1");
         var unetGolden = TestData.Golden("golden", "sd1_unet.safetensors");
-        var e = Assert.Throws<ArgumentException>(() => GenerateRunner.Run(Request("sd1", r => r with { Seed = null, LatentsPath = unetGolden, LatentsKey = "latents", SaveLatentsPath = "/tmp/never" })));
+        var e = Assert.Throws<ArgumentException>(() => GenerateRunner.Run(Request("sd1", r => r with { Seed = null, LatentsPath = unetGolden, LatentsKey = "latents", SaveLatentsPath = never })));
         Assert.Contains("[1,4,16,16]", e.Message);
         Assert.Contains("got [2,4,16,16]", e.Message);
-        e = Assert.Throws<ArgumentException>(() => GenerateRunner.Run(Request("sd1", r => r with { LatentsPath = golden, Height = 128, SaveLatentsPath = "/tmp/never" })));
+        e = Assert.Throws<ArgumentException>(() => GenerateRunner.Run(Request("sd1", r => r with { LatentsPath = golden, Height = 128, SaveLatentsPath = never })));
         Assert.Contains("[1,4,32,16] for a 128×64 image, got [1,4,16,16]", e.Message);
-        Assert.False(File.Exists("/tmp/never"));
+        Assert.Empty(Directory.GetFiles(dir.Path));
 
         var pipe = TinyPipelines.Load("sd1");
         using var scope = TensorScope.Enter();
