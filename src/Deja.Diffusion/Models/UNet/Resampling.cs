@@ -27,6 +27,7 @@ public sealed class Downsample2D : Module
 /// With an output size (the skip connection's size when the input was odd-sized, diffusers'
 /// forward_upsample_size) the result is F.interpolate(size=...): for a target of 2H − 1 that is the
 /// 2× upsampling without its last row, since nearest picks source ⌊i·H/(2H−1)⌋ = ⌊i/2⌋ for every i &lt; 2H − 1.
+/// In inference the plain 2× case never builds the upsampled image (<see cref="UpsampleConv"/>).
 /// </summary>
 public sealed class Upsample2D : Module
 {
@@ -37,7 +38,7 @@ public sealed class Upsample2D : Module
     internal Tensor Forward(Tensor x, (int H, int W)? outputSize, UNetPass pass)
     {
         int h = x.Shape[2], w = x.Shape[3];
-        bool twice = outputSize is not var (th, tw) || (th == 2 * h && tw == 2 * w);
+        bool twice = outputSize is null || outputSize == (2 * h, 2 * w);
         if (pass.Inference && twice && x.Shape[1] == conv.Weight.Shape[1] && h * w >= UpsampleConv.MinPlane)
             return UpsampleConv.Forward(x, conv.Weight, conv.Bias, pass);
         using var scope = TensorScope.Enter();
@@ -45,7 +46,7 @@ public sealed class Upsample2D : Module
         using (pass.Time(UNetOpKind.Layout))
         {
             up = Ops.UpsampleNearest2x(x);
-            if (outputSize is var (oh, ow))
+            if (outputSize is (int oh, int ow))
             {
                 if ((oh != 2 * h && oh != 2 * h - 1) || (ow != 2 * w && ow != 2 * w - 1))
                     throw new ArgumentException($"Upsample2D: input {Shapes.Str(x.Shape)} cannot be upsampled to {oh}x{ow} (2x or 2x-1 per side)");

@@ -7,7 +7,8 @@ namespace Deja.Diffusion.Models.UNet;
 /// <summary>
 /// The UNet's compound steps, each with a differentiable form built from engine ops (used whenever
 /// autograd records) and a fused inference form (under NoGrad) that writes results in place and
-/// skips passes over memory. Both forms compute the same sums in the same precision.
+/// skips passes over memory. Both forms compute the same function in float32; they differ in the
+/// order of sums, and the inference GEGLU evaluates erf in float (<see cref="GegluKernel"/>).
 /// </summary>
 internal static class UNetOps
 {
