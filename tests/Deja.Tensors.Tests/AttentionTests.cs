@@ -3,6 +3,7 @@ using Deja.Tensors.Tests.Support;
 
 namespace Deja.Tensors.Tests;
 
+[Collection(Deja.Tensors.Tests.ThreadSensitive.Name)]
 public class AttentionTests
 {
     /// <summary>Full-matrix attention in double: o [BH·Lq·Dv] and the probabilities p [BH·Lq·Lk].</summary>

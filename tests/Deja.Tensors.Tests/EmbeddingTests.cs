@@ -2,6 +2,7 @@ using Deja.Tensors.Tests.Support;
 
 namespace Deja.Tensors.Tests;
 
+[Collection(Deja.Tensors.Tests.ThreadSensitive.Name)]
 public class EmbeddingTests
 {
     [Fact]

@@ -1,5 +1,6 @@
 namespace Deja.Tensors.Tests;
 
+[Collection(Deja.Tensors.Tests.ThreadSensitive.Name)]
 public class GeneratorTests
 {
     [Fact]

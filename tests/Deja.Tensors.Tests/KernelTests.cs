@@ -3,6 +3,7 @@ using Deja.Tensors.Tests.Support;
 
 namespace Deja.Tensors.Tests;
 
+[Collection(Deja.Tensors.Tests.ThreadSensitive.Name)]
 public class KernelTests
 {
     [Fact]

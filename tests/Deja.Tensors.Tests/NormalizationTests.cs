@@ -3,6 +3,7 @@ using Deja.Tensors.Tests.Support;
 
 namespace Deja.Tensors.Tests;
 
+[Collection(Deja.Tensors.Tests.ThreadSensitive.Name)]
 public class NormalizationTests
 {
     const double Eps = 1e-5;

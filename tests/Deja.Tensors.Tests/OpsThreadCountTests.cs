@@ -3,6 +3,7 @@ using Deja.Tensors.Tests.Support;
 namespace Deja.Tensors.Tests;
 
 /// <summary>The parallel kernels give the same results with one thread and with two, on tensors large enough to be split.</summary>
+[Collection(Deja.Tensors.Tests.ThreadSensitive.Name)]
 public class OpsThreadCountTests
 {
     static readonly Tensor Big = Rand.Normal(21, 3, 1000, 1000); // 3M elements

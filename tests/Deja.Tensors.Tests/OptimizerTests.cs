@@ -4,6 +4,7 @@ using Deja.Tensors.Tests.Support;
 
 namespace Deja.Tensors.Tests;
 
+[Collection(Deja.Tensors.Tests.ThreadSensitive.Name)]
 public class OptimizerTests
 {
     static readonly double[] P0 = [1.0, -2.0, 0.5];

@@ -6,6 +6,7 @@ using Deja.Tensors.Kernels;
 namespace Deja.Diffusion.Tests.IO;
 
 /// <summary>Widening from the stored dtypes is exact, checked exhaustively against a decoder written from the bit layout.</summary>
+[Collection(Deja.Diffusion.Tests.ThreadSensitive.Name)]
 public class SafeTensorsConversionTests
 {
     /// <summary>IEEE binary16 / bfloat16 decoded by hand: sign, biased exponent, fraction.</summary>

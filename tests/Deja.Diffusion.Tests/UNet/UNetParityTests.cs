@@ -5,6 +5,7 @@ using Deja.Tensors;
 namespace Deja.Diffusion.Tests.UNet;
 
 /// <summary>UNet2DConditionModel against diffusers 0.25.1 (golden sdN_unet.safetensors).</summary>
+[Collection(Deja.Diffusion.Tests.ThreadSensitive.Name)]
 public class UNetParityTests
 {
     // fp32 vs fp32 with a different summation order; the goldens' own fp32-vs-f64 drift is ≤ 1e-6
