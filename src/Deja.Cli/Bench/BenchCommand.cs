@@ -9,6 +9,7 @@ public static class BenchCommand
     {
         var bench = new Command("bench", "Measure speed and memory of Deja's kernels and models");
         bench.Subcommands.Add(OpsBench.Command());
+        bench.Subcommands.Add(LoadBench.Command());
         bench.Subcommands.Add(TextBench.Command());
         bench.Subcommands.Add(VaeBench.Command());
         bench.Subcommands.Add(UNetBench.Command());
