@@ -34,30 +34,23 @@ public static class BenchTimer
         try { File.WriteAllText("/proc/self/clear_refs", "5"); } catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
     }
 
-    /// <summary>Peak resident set size of this process (VmHWM), in MB; 0 where /proc is absent.</summary>
-    public static double PeakRssMb()
-    {
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-                    return double.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
-        }
-        catch (IOException) { }
-        return Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
-    }
+    /// <summary>Peak resident set size of this process (VmHWM), in MB.</summary>
+    public static double PeakRssMb() => StatusMb("VmHWM:") ?? Process.GetCurrentProcess().PeakWorkingSet64 / 1048576.0;
 
     /// <summary>Current resident set size (VmRSS), in MB.</summary>
-    public static double RssMb()
+    public static double RssMb() => StatusMb("VmRSS:") ?? Environment.WorkingSet / 1048576.0;
+
+    /// <summary>A kB field of /proc/self/status in MB; null where /proc is absent.</summary>
+    static double? StatusMb(string key)
     {
         try
         {
             foreach (var line in File.ReadLines("/proc/self/status"))
-                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
-                    return double.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
+                if (line.StartsWith(key, StringComparison.Ordinal))
+                    return double.Parse(line[key.Length..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024.0;
         }
         catch (IOException) { }
-        return Environment.WorkingSet / 1048576.0;
+        return null;
     }
 }
 
