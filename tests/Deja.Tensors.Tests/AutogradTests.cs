@@ -133,4 +133,18 @@ public class AutogradTests
         Assert.Equal(3f, v[1, 0]);
         c.Dispose();
     }
+
+    [Fact]
+    public void DoubleVjpGivesJacobianVectorProducts()
+    {
+        // f(x) = [x0²·x1, exp x1]: J = [[2x0x1, x0²], [0, exp x1]]; J·v via ∇_u⟨∇_x⟨f, u⟩, v⟩.
+        var x = Tensor.FromArray([1.5f, -0.5f], 2).RequireGrad();
+        var f = Ops.Concat([Ops.Narrow(x, 0, 0, 1) * Ops.Narrow(x, 0, 0, 1) * Ops.Narrow(x, 0, 1, 1), Ops.Exp(Ops.Narrow(x, 0, 1, 1))], 0);
+        var u = Tensor.Zeros(2).RequireGrad();
+        var vjp = Autograd.Grad(f, x, u, createGraph: true)!;
+        var v = Tensor.FromArray([0.3f, 2f], 2);
+        var jv = Autograd.Grad(vjp, u, v)!;
+        Assert.Equal(2 * 1.5 * -0.5 * 0.3 + 1.5 * 1.5 * 2, jv[0], 5);
+        Assert.Equal(Math.Exp(-0.5) * 2, jv[1], 5);
+    }
 }

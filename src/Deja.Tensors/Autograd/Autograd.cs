@@ -64,7 +64,9 @@ public static class Autograd
             {
                 if (!Shapes.Equal(g.Shape, r.Shape))
                     throw new ArgumentException($"Backward: gradient of shape {Shapes.Str(g.Shape)} for an output of shape {Shapes.Str(r.Shape)}");
-                g = g.Alias();
+                // With createGraph a gradOutput that requires grad stays in the graph: differentiating
+                // the result with respect to it gives Jacobian-vector products (the double-VJP trick).
+                if (!(createGraph && g.RequiresGrad)) g = g.Alias();
             }
             Accumulate(grads, r, g, createGraph);
         }
