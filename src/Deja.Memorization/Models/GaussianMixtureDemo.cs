@@ -9,8 +9,8 @@ namespace Deja.Memorization.Models;
 /// <list type="bullet">
 /// <item>memorized conditions: a near point mass (variance <see cref="PointVariance"/>) at one
 /// "training sample" drawn from N(0, I), as a duplicated image the network reproduces;</item>
-/// <item>partially memorized conditions: the variance collapses to a point only inside a square patch
-/// (all channels) and stays broad elsewhere, as a template or logo region;</item>
+/// <item>partially memorized conditions: like normal ones, except that every component collapses to
+/// one shared pattern inside a square patch (all channels), as a template or logo region;</item>
 /// <item>normal conditions: a few broad components (variance 0.75) with means drawn from N(0, 0.5²).</item>
 /// </list>
 /// </summary>
@@ -42,16 +42,23 @@ public static class GaussianMixtureDemo
         }
         for (int i = 0; i < partial; i++)
         {
+            // A template: every component shares one fixed pattern inside the patch (a near point there)
+            // and varies like an ordinary scene elsewhere, so only the patch is memorized.
             int top = g.NextInt(h - patch + 1), left = g.NextInt(w - patch + 1);
             var mask = new bool[d];
             for (int ch = 0; ch < c; ch++)
                 for (int y = top; y < top + patch; y++)
                     for (int x = left; x < left + patch; x++) mask[(ch * h + y) * w + x] = true;
-            var sample = Normal(1);
-            var mean = new double[d]; var variance = new double[d];
-            for (int j = 0; j < d; j++) (mean[j], variance[j]) = mask[j] ? (sample[j], PointVariance) : (0, 1);
-            means.Add(mean); variances.Add(variance);
-            specs.Add(($"template image {i:00}", [means.Count - 1], MemorizationKind.PartiallyMemorized, mask));
+            var template = Normal(1);
+            var components = new int[NormalComponents];
+            for (int k = 0; k < NormalComponents; k++)
+            {
+                var scene = Normal(0.5);
+                var mean = new double[d]; var variance = new double[d];
+                for (int j = 0; j < d; j++) (mean[j], variance[j]) = mask[j] ? (template[j], PointVariance) : (scene[j], BroadVariance);
+                means.Add(mean); variances.Add(variance); components[k] = means.Count - 1;
+            }
+            specs.Add(($"template image {i:00}", components, MemorizationKind.PartiallyMemorized, mask));
         }
         for (int i = 0; i < normal; i++)
         {
