@@ -62,7 +62,12 @@ public sealed class SharpnessDetector : IMemorizationDetector
         ArgumentNullException.ThrowIfNull(model); ArgumentNullException.ThrowIfNull(batch);
         if (Jvp == JvpMethod.FiniteDifference && !(Step > 0)) throw new ArgumentException($"sharpness: the finite-difference step must be positive, got {Step}");
         int t = Timestep(model);
-        var norms = Jvp == JvpMethod.FiniteDifference ? FiniteDifference(model, batch, t) : DoubleBackward(model, batch, t);
+        double[] norms;
+        try { norms = Jvp == JvpMethod.FiniteDifference ? FiniteDifference(model, batch, t) : DoubleBackward(model, batch, t); }
+        catch (NotSupportedException e)
+        {
+            throw new ArgumentException($"sharpness: the autograd JVP needs a twice-differentiable model, and {model.Name} is not ({e.Message}); use the finite-difference JVP", e);
+        }
         double factor = Factor(model, t);
         var means = Reduce.GroupMeans(norms, batch.Generations);
         return means.Select(m =>
