@@ -13,6 +13,7 @@ public static class BenchCommand
         bench.Subcommands.Add(TextBench.Command());
         bench.Subcommands.Add(VaeBench.Command());
         bench.Subcommands.Add(UNetBench.Command());
+        bench.Subcommands.Add(DetectBench.Command());
         return bench;
     }
 }
