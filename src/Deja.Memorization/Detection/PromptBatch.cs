@@ -36,7 +36,8 @@ public sealed class PromptBatch
     }
 
     /// <summary>The latents of all prompts stacked prompt-major: row p·n + j is generation j of prompt p.</summary>
-    public Tensor StackedLatents() => Latents.Count == 1 ? Ops.Reshape(Latents[0], Latents[0].Shape) : Ops.Concat([.. Latents], 0);
+    /// <remarks>Always a tensor of its own (a view for one prompt), so the caller may dispose it.</remarks>
+    public Tensor StackedLatents() => Latents.Count == 1 ? Latents[0].Detach() : Ops.Concat([.. Latents], 0);
 
     /// <summary>Each condition repeated n times, prompt-major: [P·n, ...].</summary>
     public Tensor RepeatedConditions() => RepeatRows(Conditions, Generations);
@@ -46,7 +47,7 @@ public sealed class PromptBatch
 
     internal static Tensor RepeatRows(Tensor rows, int times)
     {
-        if (times == 1) return Ops.Reshape(rows, rows.Shape);
+        if (times == 1) return rows.Detach(); // a view of its own: conditions are constants here
         var parts = new List<Tensor>();
         for (int p = 0; p < rows.Shape[0]; p++)
         {
