@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Deja.Memorization.Evaluation;
+
+/// <summary>Small helpers for JSON objects carried as text.</summary>
+internal static class JsonText
+{
+    /// <summary>
+    /// A canonical form for comparing parameter objects: members sorted by name at every level, numbers
+    /// by value (1 and 1.0 are the same parameter), no whitespace. Two runs with the same settings
+    /// compare equal however their writer ordered the members.
+    /// </summary>
+    public static string Canonical(string json, string what)
+    {
+        using var doc = Parse(json, what);
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = ScoresFile.Encoder }))
+            Append(doc.RootElement, writer);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    /// <summary>Compact single-line text of a JSON object (a JSONL line must not contain newlines).</summary>
+    public static string CompactObject(string json, string what)
+    {
+        using var doc = Parse(json, what);
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+            throw new ArgumentException($"{what} must be a JSON object, got {doc.RootElement.ValueKind}");
+        using var stream = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(stream, new JsonWriterOptions { Encoder = ScoresFile.Encoder }))
+            doc.RootElement.WriteTo(writer);
+        return Encoding.UTF8.GetString(stream.ToArray());
+    }
+
+    public static string? StringMember(string json, string name)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            return doc.RootElement.ValueKind == JsonValueKind.Object
+                   && doc.RootElement.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String
+                ? v.GetString() : null;
+        }
+        catch (JsonException) { return null; }
+    }
+
+    static JsonDocument Parse(string json, string what)
+    {
+        try { return JsonDocument.Parse(json); }
+        catch (JsonException e) { throw new ArgumentException($"{what} is not valid JSON: {e.Message}"); }
+    }
+
+    static void Append(JsonElement e, Utf8JsonWriter w)
+    {
+        switch (e.ValueKind)
+        {
+            case JsonValueKind.Object:
+                w.WriteStartObject();
+                foreach (var p in e.EnumerateObject().OrderBy(p => p.Name, StringComparer.Ordinal))
+                {
+                    w.WritePropertyName(p.Name);
+                    Append(p.Value, w);
+                }
+                w.WriteEndObject();
+                break;
+            case JsonValueKind.Array:
+                w.WriteStartArray();
+                foreach (var item in e.EnumerateArray()) Append(item, w);
+                w.WriteEndArray();
+                break;
+            case JsonValueKind.Number when e.TryGetDouble(out var d):
+                w.WriteRawValue(d.ToString("R", CultureInfo.InvariantCulture));
+                break;
+            default:
+                e.WriteTo(w);
+                break;
+        }
+    }
+}
