@@ -66,7 +66,7 @@ public sealed class SharpnessDetector : IMemorizationDetector
         try { norms = Jvp == JvpMethod.FiniteDifference ? FiniteDifference(model, batch, t) : DoubleBackward(model, batch, t); }
         catch (NotSupportedException e)
         {
-            throw new ArgumentException($"sharpness: the autograd JVP needs a twice-differentiable model, and {model.Name} is not ({e.Message}); use the finite-difference JVP", e);
+            throw new ArgumentException($"sharpness: the autograd JVP needs a twice-differentiable model and {model.Name} is not: {e.Message} (--jvp fd)", e);
         }
         double factor = Factor(model, t);
         var means = Reduce.GroupMeans(norms, batch.Generations);
