@@ -4,6 +4,7 @@ using Deja.Cli;
 var root = new RootCommand("deja — find out what a text-to-image diffusion model has memorized, and stop it");
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 try
 {
