@@ -4,8 +4,8 @@ using Deja.Cli;
 var root = new RootCommand("deja — find out what a text-to-image diffusion model has memorized, and stop it");
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
-root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
 try
 {
     // Our own handler below prints one clear line; no stack traces for bad input.
