@@ -6,6 +6,7 @@ root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(DetectCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(EvalCommand.Create());
 try
 {
     // Our own handler below prints one clear line; no stack traces for bad input.

@@ -119,7 +119,7 @@ public static class ScoresFile
 
     internal static ScoreRow ParseRow(ReadOnlySpan<byte> utf8)
     {
-        using var doc = JsonDocument.Parse(utf8.ToArray());
+        using var doc = ParseDocument(utf8.ToArray());
         var root = doc.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new InvalidDataException($"expected a JSON object, got {root.ValueKind}");
         var scores = new OrderedDictionary<string, double>();
@@ -147,6 +147,48 @@ public static class ScoresFile
             ParamsJson = Optional(root, "params", JsonValueKind.Object)?.GetRawText() ?? "{}",
             ModelJson = Optional(root, "model", JsonValueKind.Object)?.GetRawText() ?? "{}",
         };
+    }
+
+    /// <summary>Parses a line; Python's json module writes bare NaN/Infinity/-Infinity, which are not JSON,
+    /// so a line that fails is retried with those tokens quoted (the form we write ourselves).</summary>
+    static JsonDocument ParseDocument(byte[] line)
+    {
+        try { return JsonDocument.Parse(line); }
+        catch (JsonException)
+        {
+            var quoted = QuotePythonNonFinite(line);
+            if (quoted is null) throw;
+            try { return JsonDocument.Parse(quoted); }
+            catch (JsonException) { }
+            throw;
+        }
+    }
+
+    static byte[]? QuotePythonNonFinite(byte[] line)
+    {
+        var text = Encoding.UTF8.GetString(line);
+        var sb = new StringBuilder(text.Length + 16);
+        bool inString = false, changed = false;
+        for (int i = 0; i < text.Length; i++)
+        {
+            char ch = text[i];
+            if (inString)
+            {
+                sb.Append(ch);
+                if (ch == '\\' && i + 1 < text.Length) sb.Append(text[++i]);
+                else if (ch == '"') inString = false;
+                continue;
+            }
+            if (ch == '"') { inString = true; sb.Append(ch); continue; }
+            string? token = null;
+            foreach (var t in (string[])["NaN", "-Infinity", "Infinity"])
+                if (string.CompareOrdinal(text, i, t, 0, t.Length) == 0) { token = t; break; }
+            if (token is null) { sb.Append(ch); continue; }
+            sb.Append('"').Append(token).Append('"');
+            i += token.Length - 1;
+            changed = true;
+        }
+        return changed ? Encoding.UTF8.GetBytes(sb.ToString()) : null;
     }
 
     // JSON has no NaN or infinities; they are written as the strings System.Text.Json uses for them.

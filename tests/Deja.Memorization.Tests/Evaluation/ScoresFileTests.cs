@@ -147,6 +147,19 @@ public sealed class ScoresFileTests : IDisposable
     }
 
     [Fact]
+    public void PythonNonFiniteLiteralsAreRead()
+    {
+        // json.dumps writes bare NaN/Infinity; the same words inside a prompt must stay untouched.
+        var path = PathOf("py.jsonl");
+        File.WriteAllText(path, "{\"index\": 0, \"prompt\": \"NaN \\\" Infinity\", \"scores\": {\"a\": NaN, \"b\": -Infinity, \"c\": 2.5}}\n");
+        var row = Assert.Single(ScoresFile.Read(path));
+        Assert.Equal("NaN \" Infinity", row.Prompt);
+        Assert.True(double.IsNaN(row.Scores["a"]));
+        Assert.Equal(double.NegativeInfinity, row.Scores["b"]);
+        Assert.Equal(2.5, row.Scores["c"]);
+    }
+
+    [Fact]
     public void EmptyFileIsFine()
     {
         var path = PathOf("s.jsonl");

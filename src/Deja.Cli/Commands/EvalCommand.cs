@@ -1,0 +1,75 @@
+using System.CommandLine;
+using Deja.Memorization.Evaluation;
+
+namespace Deja.Cli;
+
+/// <summary>`deja eval`: AUC, TPR at low FPR and accuracy of every score column, with bootstrap intervals and a ROC plot.</summary>
+public static class EvalCommand
+{
+    public static Command Create()
+    {
+        var positives = new Option<string[]>("--positives") { Description = "Score files (JSONL from `deja detect`) of memorized prompts", Required = true, AllowMultipleArgumentsPerToken = true };
+        var negatives = new Option<string[]>("--negatives") { Description = "Score files of non-memorized prompts", Required = true, AllowMultipleArgumentsPerToken = true };
+        var svg = new Option<string?>("--svg") { Description = "ROC plot to write (default: roc.svg next to the first positives file)" };
+        var bootstrap = new Option<int>("--bootstrap") { Description = "Bootstrap resamples for the 95% intervals (0: none)", DefaultValueFactory = _ => 1000 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the bootstrap", DefaultValueFactory = _ => 0 };
+        var flip = new Option<bool>("--flip") { Description = "J's label flip: a column with AUC < 0.5 is scored with flipped labels (A does not flip)" };
+        var bf16 = new Option<bool>("--bf16") { Description = "Round scores to bfloat16 first (parity with J and A, whose stored scores are bf16)" };
+        var columns = new Option<string?>("--columns") { Description = "Comma-separated score columns to evaluate (default: all present in every row)" };
+        var json = new Option<bool>("--json") { Description = "Print machine-readable JSON instead of the table" };
+        var cmd = new Command("eval", "Evaluate detection scores: AUC, TPR@1%/3% FPR, ACC with bootstrap intervals, and a ROC plot")
+        {
+            positives, negatives, svg, bootstrap, seed, flip, bf16, columns, json,
+        };
+        cmd.SetAction(pr => Run(pr.GetValue(positives)!, pr.GetValue(negatives)!, pr.GetValue(svg), pr.GetValue(bootstrap),
+            pr.GetValue(seed), pr.GetValue(flip), pr.GetValue(bf16), pr.GetValue(columns), pr.GetValue(json)));
+        return cmd;
+    }
+
+    static int Run(string[] positiveFiles, string[] negativeFiles, string? svgPath, int bootstrap, ulong seed, bool flip, bool bf16, string? columns, bool json)
+    {
+        if (bootstrap < 0) throw new ArgumentException($"--bootstrap must be ≥ 0, got {bootstrap}");
+        var positives = ReadAll(positiveFiles);
+        var negatives = ReadAll(negativeFiles);
+        var settings = new ScoreEvaluationSettings
+        {
+            Columns = columns?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+            BFloat16 = bf16,
+            Options = new EvaluationOptions { BootstrapResamples = bootstrap, Seed = seed, FlipIfBelowHalf = flip },
+        };
+        var report = ScoreEvaluation.Evaluate(positives, negatives, settings);
+
+        svgPath ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(positiveFiles[0]))!, "roc.svg");
+        RocSvg.Write(svgPath, [.. report.Columns.Select(c => new RocSeries(c.Column, c.Result.Roc, c.Result.Point.Auc))],
+            title: $"{Path.GetFileName(positiveFiles[0])} vs {Path.GetFileName(negativeFiles[0])}");
+
+        if (json)
+        {
+            Console.WriteLine(ScoreEvaluationFormat.Json(report, new Dictionary<string, string>
+            {
+                ["positives"] = string.Join(",", positiveFiles), ["negatives"] = string.Join(",", negativeFiles), ["svg"] = svgPath,
+            }));
+            Console.Error.WriteLine($"deja eval: ROC plot written to {svgPath}");
+        }
+        else
+        {
+            Console.Write(ScoreEvaluationFormat.Table(report));
+            Console.WriteLine($"ROC plot: {svgPath}");
+        }
+        return 0;
+    }
+
+    static List<ScoreRow> ReadAll(string[] files)
+    {
+        var rows = new List<ScoreRow>();
+        foreach (var file in files)
+        {
+            var part = ScoresFile.Read(file, out long ignored);
+            if (ignored > 0)
+                Console.Error.WriteLine($"deja eval: warning: {file} ends in a cut-off line ({ignored} bytes), ignored");
+            if (part.Count == 0) throw new InvalidDataException($"{file}: no score rows (empty file)");
+            rows.AddRange(part);
+        }
+        return rows;
+    }
+}
