@@ -137,7 +137,7 @@ public sealed class AnisotropyDetector : IMemorizationDetector
         var result = new IReadOnlyDictionary<string, double>[batch.Count];
         for (int p = 0; p < batch.Count; p++)
         {
-            double np = RoundToBf16 ? Reduce.Bf16(n[p]) : n[p], cp = RoundToBf16 ? Reduce.Bf16(cos[p]) : cos[p];
+            double np = RoundToBf16 ? Evaluation.BFloat16.Round(n[p]) : n[p], cp = RoundToBf16 ? Evaluation.BFloat16.Round(cos[p]) : cos[p];
             result[p] = new Dictionary<string, double> { ["anisotropy"] = g1 * np + g2 * cp, ["anisotropy_norm"] = np, ["anisotropy_cosine"] = cp };
         }
         return result;

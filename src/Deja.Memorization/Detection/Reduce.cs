@@ -61,14 +61,4 @@ static class Reduce
         }
         return result;
     }
-
-    /// <summary>Rounds to bfloat16 (round to nearest, ties to even), for parity with code that stores scores in bf16.</summary>
-    public static double Bf16(double value)
-    {
-        float f = (float)value;
-        if (float.IsNaN(f)) return f;
-        uint bits = BitConverter.SingleToUInt32Bits(f);
-        bits += 0x7FFFu + ((bits >> 16) & 1u);
-        return BitConverter.UInt32BitsToSingle(bits & 0xFFFF0000u);
-    }
 }

@@ -73,7 +73,7 @@ public sealed class SharpnessDetector : IMemorizationDetector
         return means.Select(m =>
         {
             double v = m * factor;
-            return (IReadOnlyDictionary<string, double>)new Dictionary<string, double> { ["sharpness"] = RoundToBf16 ? Reduce.Bf16(v) : v };
+            return (IReadOnlyDictionary<string, double>)new Dictionary<string, double> { ["sharpness"] = RoundToBf16 ? Evaluation.BFloat16.Round(v) : v };
         }).ToArray();
     }
 
