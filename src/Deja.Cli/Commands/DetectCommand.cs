@@ -179,6 +179,8 @@ public static class DetectCommand
         var rows = ScoresFile.Read(outPath);
         var kind = model.Conditions.ToDictionary(c => c.Prompt, c => c.Kind);
         var columns = rows[0].Scores.Keys.ToList();
+        var kinds = rows.Select(r => kind.GetValueOrDefault(r.Prompt)).ToHashSet();
+        if (!kinds.Contains(MemorizationKind.Normal) || kinds.Count < 2) return; // nothing to compare against
         Console.WriteLine($"analytic model {model.Name}: planted memorization vs ordinary conditions (AUC)");
         Console.WriteLine($"  {"score",-20} {"memorized",10} {"template",10}");
         foreach (var col in columns)
