@@ -77,4 +77,34 @@ internal static class JsonText
                 break;
         }
     }
+
+    /// <summary>
+    /// The first place where two JSON documents differ, as "path: a → b" (a member missing on one side
+    /// shows as "(none)"), or null when they are equal. For messages that must say what changed.
+    /// </summary>
+    public static string? FirstDifference(string a, string b)
+    {
+        using var da = JsonDocument.Parse(a);
+        using var db = JsonDocument.Parse(b);
+        return Difference(da.RootElement, db.RootElement, "");
+    }
+
+    static string? Difference(JsonElement a, JsonElement b, string path)
+    {
+        if (a.ValueKind == JsonValueKind.Object && b.ValueKind == JsonValueKind.Object)
+        {
+            var names = a.EnumerateObject().Select(p => p.Name).Union(b.EnumerateObject().Select(p => p.Name));
+            foreach (var name in names)
+            {
+                string sub = path.Length == 0 ? name : path + "." + name;
+                bool inA = a.TryGetProperty(name, out var va), inB = b.TryGetProperty(name, out var vb);
+                if (!inA || !inB) return $"{sub}: {(inA ? va.GetRawText() : "(none)")} → {(inB ? vb.GetRawText() : "(none)")}";
+                if (Difference(va, vb, sub) is { } d) return d;
+            }
+            return null;
+        }
+        string ra = a.GetRawText(), rb = b.GetRawText();
+        if (a.ValueKind == JsonValueKind.Number && b.ValueKind == JsonValueKind.Number && a.GetDouble() == b.GetDouble()) return null;
+        return ra == rb ? null : $"{(path.Length == 0 ? "(root)" : path)}: {ra} → {rb}";
+    }
 }
