@@ -77,7 +77,7 @@ public static class ScoresFile
             throw new InvalidOperationException($"{where} was scored with method \"{row.Method}\", this run uses \"{method}\"; write to another file");
         var rowParams = JsonText.Canonical(row.ParamsJson, "params");
         if (rowParams != canonicalParams)
-            throw new InvalidOperationException($"{where} was scored with other parameters ({JsonText.FirstDifference(rowParams, canonicalParams)}, file → this run); write to another file");
+            throw new InvalidOperationException($"{where} was scored with other params ({JsonText.FirstDifference(rowParams, canonicalParams)}, file → this run); write to another file");
     }
 
     /// <summary>Rows of the complete lines, the byte length those lines span, and each row's line number.
