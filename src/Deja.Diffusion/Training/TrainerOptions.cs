@@ -1,0 +1,42 @@
+namespace Deja.Diffusion.Training;
+
+/// <summary>One training image: pixels [C, H, W] in [−1, 1], its caption, and how often it occurs in the data.</summary>
+public sealed record TrainingExample(float[] Pixels, string Caption, int Repeats = 1);
+
+/// <summary>Hyperparameters of <see cref="Trainer"/>; everything that changes the result is checked on resume.</summary>
+public sealed record TrainerOptions
+{
+    public int Steps { get; init; } = 6000;
+    public int BatchSize { get; init; } = 32;
+    public double LearningRate { get; init; } = 1e-3;
+    /// <summary>Linear warm-up steps of the learning rate.</summary>
+    public int WarmupSteps { get; init; } = 200;
+    public double WeightDecay { get; init; } = 0.01;
+    public double MaxGradNorm { get; init; } = 1.0;
+    public double EmaDecay { get; init; } = 0.999;
+    /// <summary>Probability of replacing a caption by "" (classifier-free guidance training).</summary>
+    public double ConditionDropout { get; init; } = 0.1;
+    public ulong Seed { get; init; } = 0;
+    /// <summary>Save a resumable checkpoint every this many steps.</summary>
+    public int CheckpointEvery { get; init; } = 250;
+    /// <summary>
+    /// Wen et al.'s training-time mitigation (METHODS.md §1.4): drop the samples whose text-conditional
+    /// noise magnitude ‖ε(x_t, t, c) − ε(x_t, t, ∅)‖ under the current model is at least τ; null = off.
+    /// </summary>
+    public double? FilterThreshold { get; init; }
+
+    public void Validate()
+    {
+        if (Steps < 1) throw new ArgumentException($"train: steps must be at least 1, got {Steps}");
+        if (BatchSize < 1) throw new ArgumentException($"train: batch size must be at least 1, got {BatchSize}");
+        if (!(LearningRate > 0)) throw new ArgumentException($"train: learning rate must be positive, got {LearningRate}");
+        if (WarmupSteps < 0) throw new ArgumentException($"train: warm-up steps must be non-negative, got {WarmupSteps}");
+        if (!(EmaDecay >= 0 && EmaDecay < 1)) throw new ArgumentException($"train: EMA decay must be in [0, 1), got {EmaDecay}");
+        if (!(ConditionDropout >= 0 && ConditionDropout <= 1)) throw new ArgumentException($"train: condition dropout must be in [0, 1], got {ConditionDropout}");
+        if (CheckpointEvery < 1) throw new ArgumentException($"train: checkpoint interval must be at least 1, got {CheckpointEvery}");
+        if (FilterThreshold is { } tau && !(tau > 0)) throw new ArgumentException($"train: the filter threshold must be positive, got {tau}");
+    }
+}
+
+/// <summary>What one optimizer step did, for logs and progress.</summary>
+public sealed record TrainingStep(int Step, int TotalSteps, double Loss, double LearningRate, int Kept, int BatchSize, bool Skipped, TimeSpan Elapsed);
