@@ -14,6 +14,7 @@ public static class BenchCommand
         bench.Subcommands.Add(VaeBench.Command());
         bench.Subcommands.Add(UNetBench.Command());
         bench.Subcommands.Add(DetectBench.Command());
+        bench.Subcommands.Add(TrainBench.Command());
         return bench;
     }
 }

@@ -22,9 +22,12 @@ public sealed record MiniConfig(string Name, UNet2DConditionConfig UNet, ClipTex
         _ => throw new ArgumentException($"unknown model config '{name}' (use {string.Join(" or ", Names)})"),
     };
 
-    /// <summary>deja-mini: 32×32 RGB, channels 32/64/128, cross-attention at 32² and 16², text width 64.</summary>
+    /// <summary>
+    /// deja-mini: 32×32 RGB, channels 32/64/128, attention (self and cross) at 16² and 8² only — at 32²
+    /// the 1024-token self-attention took most of a training step — and text width 64.
+    /// </summary>
     public static MiniConfig Mini() => new("mini", UNetConfig(32, [32, 64, 128], heads: 4, context: 64, groups: 8,
-        down: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"], up: ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"]),
+        down: ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"], up: ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"]),
         TextConfig(hidden: 64, layers: 2, heads: 4, intermediate: 128));
 
     /// <summary>A toy for tests: 16×16 RGB, channels 16/32, one cross-attention level, text width 32.</summary>

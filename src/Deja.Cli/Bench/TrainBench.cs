@@ -1,0 +1,41 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Deja.Diffusion.Text;
+using Deja.Diffusion.Training;
+using Deja.Tensors;
+using Deja.Tensors.Kernels;
+
+namespace Deja.Cli;
+
+/// <summary>`deja bench train`: seconds per optimizer step of a mini model on random images (sets the training budget).</summary>
+public static class TrainBench
+{
+    public static Command Command()
+    {
+        var config = new Option<string>("--config") { Description = "mini or toy", DefaultValueFactory = _ => "mini" };
+        var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 32 };
+        var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps)", DefaultValueFactory = _ => 10 };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder", DefaultValueFactory = _ => TrainCommand.DefaultTokenizer() };
+        var cmd = new Command("train", "Benchmark training steps of a mini model") { config, batch, steps, tokenizer };
+        cmd.SetAction(pr =>
+        {
+            var cfg = MiniConfig.Get(pr.GetValue(config)!);
+            int b = pr.GetValue(batch), n = pr.GetValue(steps);
+            var g = new Generator(1);
+            int size = cfg.Channels * cfg.ImageSize * cfg.ImageSize;
+            var data = Enumerable.Range(0, 64).Select(i => new TrainingExample(
+                Enumerable.Range(0, size).Select(_ => (float)Math.Tanh(g.NextNormal())).ToArray(), $"a random picture number {i}")).ToList();
+            var trainer = new Trainer(cfg, new TrainerOptions { Steps = 2, BatchSize = b }, ClipTokenizer.Load(pr.GetValue(tokenizer)!));
+            Console.Error.WriteLine($"{cfg.Name}: UNet {trainer.UNet.ParameterCount() / 1e6:F2} M, text encoder {trainer.TextModel.ParameterCount() / 1e6:F2} M parameters; batch {b}, {Threading.Threads} threads");
+            trainer.Train(data);
+            var sw = Stopwatch.StartNew();
+            var timed = new Trainer(cfg, new TrainerOptions { Steps = n, BatchSize = b }, ClipTokenizer.Load(pr.GetValue(tokenizer)!));
+            sw.Restart();
+            timed.Train(data);
+            double per = sw.Elapsed.TotalSeconds / n;
+            Console.WriteLine($"train_{cfg.Name}: batch {b}: {per:F3} s/step, {b / per:F0} images/s, peak RSS {BenchTimer.PeakRssMb():F0} MB; 60 min = {3600 / per:F0} steps");
+            return 0;
+        });
+        return cmd;
+    }
+}
