@@ -1,16 +1,116 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Deja.Diffusion.Text;
+using Deja.Diffusion.Training;
+
 namespace Deja.Cli;
 
-/// <summary>`deja train` (in progress): trains a mini model on a synthetic dataset.</summary>
+/// <summary>
+/// `deja train`: trains a mini text-to-image model on a captioned image folder, with periodic resumable
+/// checkpoints (a killed run continues where it stopped when started again with the same --out),
+/// progress with loss and ETA, the loss curve in OUT/train_log.jsonl, and the EMA weights saved in
+/// the diffusers layout at the end.
+/// </summary>
 public static class TrainCommand
 {
+    public static Command Create()
+    {
+        var data = new Option<string>("--data") { Description = "Dataset folder: captions.jsonl ({\"file\", \"caption\", \"repeats\"}) and PNG images", Required = true };
+        var output = new Option<string>("--out") { Description = "Model folder to write (diffusers layout); its checkpoint/ subfolder makes the run resumable", Required = true };
+        var config = new Option<string>("--config") { Description = "Architecture: mini (32×32) or toy (16×16, for tests)", DefaultValueFactory = _ => "mini" };
+        var steps = new Option<int>("--steps") { Description = "Optimizer steps", DefaultValueFactory = _ => 2500 };
+        var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 32 };
+        var lr = new Option<double>("--lr") { Description = "AdamW learning rate (after a linear warm-up)", DefaultValueFactory = _ => 1e-3 };
+        var warmup = new Option<int>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => 200 };
+        var seed = new Option<ulong>("--seed") { Description = "Seed of the initialization and of every step's draws", DefaultValueFactory = _ => 0UL };
+        var dropout = new Option<double>("--condition-dropout") { Description = "Probability of training on the empty caption (classifier-free guidance)", DefaultValueFactory = _ => 0.1 };
+        var ema = new Option<double>("--ema") { Description = "EMA decay of the saved weights", DefaultValueFactory = _ => 0.999 };
+        var every = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
+        var filter = new Option<double?>("--filter-threshold") { Description = "Wen et al.'s training-time mitigation: leave out samples whose ‖ε_c − ε_u‖ ≥ τ (README value 2)" };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out unreadable or missing images (counted) instead of stopping" };
+        var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder (vocab.json, merges.txt)", DefaultValueFactory = _ => DefaultTokenizer() };
+        var cmd = new Command("train", "Train a mini text-to-image model (DDPM ε-objective) on a captioned image folder")
+        {
+            data, output, config, steps, batch, lr, warmup, seed, dropout, ema, every, filter, skipBad, tokenizer,
+        };
+        cmd.SetAction(pr => Run(pr.GetValue(data)!, pr.GetValue(output)!, MiniConfig.Get(pr.GetValue(config)!), new TrainerOptions
+        {
+            Steps = pr.GetValue(steps), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr), WarmupSteps = pr.GetValue(warmup),
+            Seed = pr.GetValue(seed), ConditionDropout = pr.GetValue(dropout), EmaDecay = pr.GetValue(ema),
+            CheckpointEvery = pr.GetValue(every), FilterThreshold = pr.GetValue(filter),
+        }, pr.GetValue(skipBad), pr.GetValue(tokenizer)!));
+        return cmd;
+    }
+
     /// <summary>The CLIP tokenizer shipped with the repository (the real CLIP BPE vocabulary).</summary>
     public static string DefaultTokenizer()
     {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "testdata", "golden", "tiny-sd1", "tokenizer");
-            if (File.Exists(Path.Combine(candidate, "vocab.json"))) return candidate;
-        }
+        foreach (var relative in new[] { Path.Combine("data", "tokenizers", "clip"), Path.Combine("testdata", "golden", "tiny-sd1", "tokenizer") })
+            for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+            {
+                var candidate = Path.Combine(d.FullName, relative);
+                if (File.Exists(Path.Combine(candidate, "vocab.json"))) return candidate;
+            }
         return Path.Combine(AppContext.BaseDirectory, "tokenizer");
+    }
+
+    static int Run(string dataDir, string outDir, MiniConfig config, TrainerOptions options, bool skipBad, string tokenizerDir)
+    {
+        options.Validate();
+        var dataset = CaptionedImageFolder.Load(dataDir, config.ImageSize, skipBad);
+        foreach (var s in dataset.Skipped) Console.Error.WriteLine($"deja train: left out {s}");
+        long images = dataset.Examples.Sum(e => (long)e.Repeats);
+        var trainer = new Trainer(config, options, ClipTokenizer.Load(tokenizerDir));
+        var checkpointDir = Path.Combine(outDir, "checkpoint");
+        Directory.CreateDirectory(outDir);
+        if (Trainer.HasCheckpoint(checkpointDir))
+        {
+            trainer.LoadCheckpoint(checkpointDir);
+            Console.Error.WriteLine($"deja train: resuming {outDir} from step {trainer.Step}");
+        }
+        Console.Error.WriteLine($"deja train: {config.Name} ({trainer.UNet.ParameterCount() / 1e6:F2} M UNet + {trainer.TextModel.ParameterCount() / 1e6:F2} M text parameters), " +
+            $"{dataset.Examples.Count} images ({images} with repeats) from {dataDir}, {options.Steps} steps of {options.BatchSize}");
+        var logPath = Path.Combine(outDir, "train_log.jsonl");
+        using var cancel = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
+        Console.CancelKeyPress += onCancel;
+        int startStep = trainer.Step;
+        var progress = trainer.Step < options.Steps ? new Progress("train", options.Steps - startStep) : null;
+        var window = new Queue<double>();
+        var pending = new List<string>();
+        try
+        {
+            trainer.Train(dataset.Examples,
+                checkpoint: t =>
+                {
+                    File.AppendAllLines(logPath, pending);
+                    pending.Clear();
+                    t.SaveCheckpoint(checkpointDir);
+                },
+                onStep: s =>
+                {
+                    if (!s.Skipped) { window.Enqueue(s.Loss); if (window.Count > 50) window.Dequeue(); }
+                    pending.Add(new JsonObject
+                    {
+                        ["step"] = s.Step, ["loss"] = s.Skipped ? null : Math.Round(s.Loss, 6), ["lr"] = s.LearningRate,
+                        ["kept"] = s.Kept, ["seconds"] = Math.Round(s.Elapsed.TotalSeconds, 2),
+                    }.ToJsonString());
+                    progress?.Report(s.Step - startStep, $"loss {(window.Count > 0 ? window.Average() : double.NaN).ToString("0.0000", CultureInfo.InvariantCulture)}", s.Elapsed);
+                },
+                cancel: cancel.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            File.AppendAllLines(logPath, pending);
+            trainer.SaveCheckpoint(checkpointDir);
+            Console.Error.WriteLine($"\ndeja train: interrupted at step {trainer.Step}; checkpoint saved, run the same command to resume");
+            return 130;
+        }
+        finally { Console.CancelKeyPress -= onCancel; }
+        trainer.UseEmaWeights();
+        TrainedModelExport.Save(trainer, outDir, tokenizerDir);
+        Console.Error.WriteLine($"deja train: saved the EMA weights to {outDir} (diffusers layout); loss curve in {logPath}");
+        return 0;
     }
 }

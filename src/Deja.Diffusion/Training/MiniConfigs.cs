@@ -8,8 +8,12 @@ namespace Deja.Diffusion.Training;
 /// with 4×4 latents; in pixel space, memorization is checked on the pixels themselves). The text
 /// encoder keeps the real CLIP vocabulary so that the real tokenizer, and every prompt file, work.
 /// </summary>
-public sealed record MiniConfig(string Name, UNet2DConditionConfig UNet, ClipTextConfig Text)
+public sealed record MiniConfig(string Name, string UNetJson, string TextJson)
 {
+    /// <summary>The UNet's config, parsed from <see cref="UNetJson"/> (which is also what a saved model's unet/config.json holds).</summary>
+    public UNet2DConditionConfig UNet { get; } = UNet2DConditionConfig.Parse(UNetJson, "mini unet config");
+    public ClipTextConfig Text { get; } = ClipTextConfig.Parse(TextJson, "mini text encoder config");
+
     public int ImageSize => UNet.SampleSize ?? 32;
     public int Channels => UNet.InChannels;
 
@@ -37,10 +41,11 @@ public sealed record MiniConfig(string Name, UNet2DConditionConfig UNet, ClipTex
 
     static string List(IEnumerable<string> items) => string.Join(", ", items);
 
-    static UNet2DConditionConfig UNetConfig(int size, int[] channels, int heads, int context, int groups, string[] down, string[] up) =>
-        UNet2DConditionConfig.Parse($$"""
+    static string UNetConfig(int size, int[] channels, int heads, int context, int groups, string[] down, string[] up) =>
+        $$"""
         {
           "_class_name": "UNet2DConditionModel",
+          "_diffusers_version": "0.25.1",
           "sample_size": {{size}},
           "in_channels": 3,
           "out_channels": 3,
@@ -56,9 +61,9 @@ public sealed record MiniConfig(string Name, UNet2DConditionConfig UNet, ClipTex
           "flip_sin_to_cos": true,
           "freq_shift": 0
         }
-        """, "mini unet config");
+        """;
 
-    static ClipTextConfig TextConfig(int hidden, int layers, int heads, int intermediate) => ClipTextConfig.Parse($$"""
+    static string TextConfig(int hidden, int layers, int heads, int intermediate) => $$"""
         {
           "architectures": ["CLIPTextModel"],
           "model_type": "clip_text_model",
@@ -75,5 +80,5 @@ public sealed record MiniConfig(string Name, UNet2DConditionConfig UNet, ClipTex
           "eos_token_id": 49407,
           "pad_token_id": 49407
         }
-        """, "mini text encoder config");
+        """;
 }
