@@ -35,6 +35,7 @@ public sealed class CaptionedImageFolder
         var problems = new Dictionary<string, List<string>>();
         void Problem(string kind, string what) { if (!problems.TryGetValue(kind, out var l)) problems[kind] = l = []; l.Add(what); }
         var examples = new List<TrainingExample>(); var files = new List<string>();
+        var referenced = new HashSet<string>();
         int lineNumber = 0;
         foreach (var line in File.ReadLines(captionsPath, new UTF8Encoding(false, true)))
         {
@@ -56,6 +57,7 @@ public sealed class CaptionedImageFolder
                 continue;
             }
             var path = Path.Combine(dir, file);
+            referenced.Add(Path.GetFullPath(path));
             if (!File.Exists(path)) { Problem("missing images", $"line {lineNumber}: {file}"); continue; }
             Image image;
             try { image = Png.Read(path); }
@@ -69,11 +71,10 @@ public sealed class CaptionedImageFolder
             examples.Add(new TrainingExample(t.ToArray().Select(v => v * 2 - 1).ToArray(), caption, repeats));
             files.Add(file);
         }
-        var listed = new HashSet<string>(files.Select(f => Path.GetFullPath(Path.Combine(dir, f))));
         var imagesDir = Path.Combine(dir, "images");
         if (System.IO.Directory.Exists(imagesDir))
             foreach (var png in System.IO.Directory.EnumerateFiles(imagesDir, "*.png"))
-                if (!listed.Contains(Path.GetFullPath(png)) && !problems.GetValueOrDefault("missing images", []).Any(m => m.EndsWith(Path.GetFileName(png))))
+                if (!referenced.Contains(Path.GetFullPath(png)))
                     Problem("images without a caption", Path.GetRelativePath(dir, png));
         var summary = problems.Select(p => $"{p.Value.Count} {p.Key} (e.g. {string.Join("; ", p.Value.Take(3))})").ToList();
         bool fatal = problems.Keys.Any(k => k != "images without a caption");
