@@ -6,7 +6,8 @@ namespace Deja.Memorization.Replication;
 /// structural similarity SSIM (Wang et al. 2004; 1 = identical) with scikit-image's defaults: a 7×7
 /// uniform window, sample covariances, K1 = 0.01, K2 = 0.03, data range 1, the mean of the SSIM map
 /// over all window positions that fit inside the image, averaged over channels. An optional mask
-/// restricts both to a region (template memorization is judged on the template only).
+/// restricts both to a region (template memorization is judged on the template only): L2 over its
+/// pixels, SSIM over the windows inside it.
 /// Images are [C, H, W] arrays, channel-major.
 /// </summary>
 public static class ImageSimilarity
@@ -47,12 +48,29 @@ public static class ImageSimilarity
         const int n = Window * Window, r = Window / 2;
         const double covNorm = n / (n - 1.0);
         int hw = height * width;
+        // With a mask, the windows that lie wholly inside it (a template region is compared on its own
+        // pixels); a region too thin for any whole window falls back to the windows centred in it.
+        bool[]? use = null;
+        if (mask is not null)
+        {
+            use = new bool[hw];
+            bool any = false;
+            for (int y = r; y < height - r; y++)
+                for (int x = r; x < width - r; x++)
+                {
+                    bool inside = true;
+                    for (int dy = -r; dy <= r && inside; dy++)
+                        for (int dx = -r; dx <= r && inside; dx++) inside = mask[(y + dy) * width + x + dx];
+                    any |= use[y * width + x] = inside;
+                }
+            if (!any) use = mask;
+        }
         double total = 0; long count = 0;
         for (int c = 0; c < channels; c++)
             for (int y = r; y < height - r; y++)
                 for (int x = r; x < width - r; x++)
                 {
-                    if (mask is not null && !mask[y * width + x]) continue;
+                    if (use is not null && !use[y * width + x]) continue;
                     double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
                     for (int dy = -r; dy <= r; dy++)
                         for (int dx = -r; dx <= r; dx++)

@@ -53,3 +53,37 @@ public class ImageSimilarityTests
         Assert.Throws<ArgumentException>(() => ImageSimilarity.Ssim(new float[25], new float[25], 1, 5, 5));
     }
 }
+
+public class ReplicationRunTests
+{
+    [Fact]
+    public void CopiesAreFlaggedAndNovelImagesAreNot()
+    {
+        var g = new Generator(5);
+        float[] Rand() => Enumerable.Range(0, 3 * 16 * 16).Select(_ => g.NextFloat()).ToArray();
+        var training = Enumerable.Range(0, 4).Select(_ => Rand()).ToList();
+        var mask = new bool[256];
+        for (int i = 0; i < 128; i++) mask[i] = true;                   // top half
+        var template = Rand();
+        for (int c = 0; c < 3; c++) for (int p = 0; p < 128; p++) training[2][c * 256 + p] = template[c * 256 + p];
+        var run = new ReplicationRun { TrainingImages = training, Channels = 3, Height = 16, Width = 16, Generations = 2 };
+        var results = run.Run(
+        [
+            new ReplicationCase("copy of 1", "verbatim"),
+            new ReplicationCase("novel", "heldout"),
+            new ReplicationCase("brand", "template", mask, [2]),
+        ], (caption, seed) => caption switch
+        {
+            "copy of 1" => seed == 0 ? Rand() : training[1],                // the second generation copies
+            "brand" => Enumerable.Range(0, 768).Select(i => i % 256 < 128 ? template[i] : g.NextFloat()).ToArray(),
+            _ => Rand(),
+        }).ToList();
+        Assert.True(results[0].ReplicatedL2 && results[0].ReplicatedSsim);
+        Assert.Equal(1, results[0].NearestIndex);
+        Assert.False(results[1].ReplicatedL2 || results[1].ReplicatedSsim);
+        Assert.True(results[2].ReplicatedL2 && results[2].ReplicatedSsim);
+        Assert.Equal(2, results[2].NearestIndex);
+        var rates = ReplicationRun.Rates(results);
+        Assert.Equal(("heldout", 1, 0.0, 0.0), rates[0]);
+    }
+}
