@@ -35,7 +35,7 @@ public sealed record ModelInfo
             PredictionType = folder.SchedulerConfig.PredictionType,
             UNetFingerprint = Fingerprint(folder.UNetWeights),
             TextEncoderFingerprint = Fingerprint(folder.TextEncoderWeights),
-            VaeFingerprint = Fingerprint(folder.VaeWeights),
+            VaeFingerprint = folder.VaeWeights is null ? "none" : Fingerprint(folder.VaeWeights),
             UNetBytes = new FileInfo(folder.UNetWeights).Length,
         };
     }

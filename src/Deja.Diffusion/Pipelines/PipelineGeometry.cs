@@ -16,10 +16,11 @@ public sealed record PipelineGeometry(int LatentChannels, int VaeScaleFactor, in
         return Of(folder.UNetConfig, folder.VaeConfig, folder.SchedulerConfig);
     }
 
-    public static PipelineGeometry Of(UNet2DConditionConfig unet, AutoencoderKLConfig vae, DdimSchedulerConfig scheduler)
+    /// <param name="vae">null for a pixel-space pipeline (factor 1: the UNet's samples are the images).</param>
+    public static PipelineGeometry Of(UNet2DConditionConfig unet, AutoencoderKLConfig? vae, DdimSchedulerConfig scheduler)
     {
         // diffusers: vae_scale_factor = 2 ** (len(vae.config.block_out_channels) - 1)
-        int factor = 1 << (vae.BlockOutChannels.Length - 1);
+        int factor = vae is null ? 1 : 1 << (vae.BlockOutChannels.Length - 1);
         return new PipelineGeometry(unet.InChannels, factor, unet.SampleSize * factor, scheduler.TrainedBetas?.Length ?? scheduler.NumTrainTimesteps);
     }
 

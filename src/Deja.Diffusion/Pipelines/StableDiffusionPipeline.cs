@@ -22,10 +22,11 @@ public sealed class StableDiffusionPipeline
     public ModelInfo Info { get; }
     public TextEncoder TextEncoder { get; }
     public UNet2DConditionModel UNet { get; }
-    public AutoencoderKL Vae { get; }
+    /// <summary>The VAE; null for a pixel-space pipeline, whose samples are images in [−1, 1].</summary>
+    public AutoencoderKL? Vae { get; }
     public Ddim Scheduler { get; }
 
-    StableDiffusionPipeline(PipelineFolder folder, ModelInfo info, TextEncoder textEncoder, UNet2DConditionModel unet, AutoencoderKL vae, Ddim scheduler)
+    StableDiffusionPipeline(PipelineFolder folder, ModelInfo info, TextEncoder textEncoder, UNet2DConditionModel unet, AutoencoderKL? vae, Ddim scheduler)
     {
         Folder = folder; Info = info; TextEncoder = textEncoder; UNet = unet; Vae = vae; Scheduler = scheduler;
         Geometry = PipelineGeometry.Of(folder);
@@ -45,8 +46,8 @@ public sealed class StableDiffusionPipeline
         var scheduler = PipelineScheduler.Create(folder.SchedulerConfig);
         var textEncoder = TextEncoder.Load(folder);
         var unet = LoadUNet(folder.UNetConfig, folder.UNetWeights);
-        var vae = AutoencoderKL.Load(folder);
-        vae.SetRequiresGrad(false);
+        var vae = folder.IsPixelSpace ? null : AutoencoderKL.Load(folder);
+        vae?.SetRequiresGrad(false);
         return new StableDiffusionPipeline(folder, ModelInfo.Of(folder), textEncoder, unet, vae, scheduler);
     }
 
@@ -132,7 +133,7 @@ public sealed class StableDiffusionPipeline
             clock.Restart();
             if (options.Decode)
             {
-                decoded = Vae.DecodeScaled(final);
+                decoded = Decode(final);
                 image = AutoencoderKL.ToUnitRange(decoded);
             }
             return new GenerationResult
@@ -154,6 +155,12 @@ public sealed class StableDiffusionPipeline
             throw;
         }
     }
+
+    /// <summary>
+    /// Images in [−1, 1] from final samples: the VAE decode of z / scaling_factor, or for a pixel-space
+    /// pipeline the samples themselves (a copy).
+    /// </summary>
+    public Tensor Decode(Tensor final) => Vae is { } vae ? vae.DecodeScaled(final) : Tensor.FromArray(final.ReadOnlySpan, final.Shape);
 
     /// <summary>
     /// The CFG/DDIM loop from <paramref name="initialLatents"/> [1, C, h, w] conditioned on

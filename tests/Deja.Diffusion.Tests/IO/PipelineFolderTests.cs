@@ -42,7 +42,7 @@ public class PipelineFolderTests
         Assert.Equal(hidden, p.TextEncoderConfig.HiddenSize);
         Assert.Equal(hidden, p.UNetConfig.CrossAttentionDim[0]);
         Assert.Equal(prediction, p.SchedulerConfig.PredictionType);
-        Assert.Equal(4, p.VaeConfig.LatentChannels);
+        Assert.Equal(4, p.VaeConfig!.LatentChannels);
         Assert.Equal(TestData.Golden(name, "unet", "diffusion_pytorch_model.safetensors"), p.UNetWeights);
         Assert.Equal(TestData.Golden(name, "vae", "diffusion_pytorch_model.safetensors"), p.VaeWeights);
         Assert.Equal(TestData.Golden(name, "text_encoder", "model.safetensors"), p.TextEncoderWeights);

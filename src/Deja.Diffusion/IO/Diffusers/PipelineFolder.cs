@@ -20,8 +20,12 @@ public sealed record PipelineFolder
     public required TokenizerFiles Tokenizer { get; init; }
     public required UNet2DConditionConfig UNetConfig { get; init; }
     public required string UNetWeights { get; init; }
-    public required AutoencoderKLConfig VaeConfig { get; init; }
-    public required string VaeWeights { get; init; }
+    /// <summary>The VAE; null for a pixel-space pipeline (model_index.json has no vae, or "vae": [null, null]).</summary>
+    public required AutoencoderKLConfig? VaeConfig { get; init; }
+    public required string? VaeWeights { get; init; }
+
+    /// <summary>A pixel-space pipeline: the UNet denoises images directly (Deja's own mini models).</summary>
+    public bool IsPixelSpace => VaeConfig is null;
     public required DdimSchedulerConfig SchedulerConfig { get; init; }
 
     /// <summary>Component name → accepted (library, class) pairs of model_index.json.</summary>
@@ -47,15 +51,18 @@ public sealed record PipelineFolder
         var problems = new List<string>();
 
         var index = Load(problems, Path.Combine(dir, "model_index.json"), ModelIndex.Load);
-        if (index is not null) CheckIndex(problems, index);
+        // No VAE named in model_index.json and no vae/ folder: a pixel-space pipeline.
+        bool pixelSpace = index is not null && (!index.Components.TryGetValue("vae", out var vaeSpec) || vaeSpec.IsAbsent)
+                          && !System.IO.Directory.Exists(Path.Combine(dir, "vae"));
+        if (index is not null) CheckIndex(problems, index, pixelSpace);
 
         var textConfig = LoadConfig(problems, dir, "text_encoder", "config.json", ClipTextConfig.Load);
         var textWeights = FindWeights(problems, dir, "text_encoder", "model", variant);
         var tokenizer = FindTokenizer(problems, dir);
         var unetConfig = LoadConfig(problems, dir, "unet", "config.json", UNet2DConditionConfig.Load);
         var unetWeights = FindWeights(problems, dir, "unet", "diffusion_pytorch_model", variant);
-        var vaeConfig = LoadConfig(problems, dir, "vae", "config.json", AutoencoderKLConfig.Load);
-        var vaeWeights = FindWeights(problems, dir, "vae", "diffusion_pytorch_model", variant);
+        var vaeConfig = pixelSpace ? null : LoadConfig(problems, dir, "vae", "config.json", AutoencoderKLConfig.Load);
+        var vaeWeights = pixelSpace ? null : FindWeights(problems, dir, "vae", "diffusion_pytorch_model", variant);
         var schedulerConfig = LoadConfig(problems, dir, "scheduler", "scheduler_config.json", DdimSchedulerConfig.Load);
 
         if (textConfig is not null && unetConfig is not null)
@@ -79,8 +86,8 @@ public sealed record PipelineFolder
             Tokenizer = tokenizer!,
             UNetConfig = unetConfig!,
             UNetWeights = unetWeights!,
-            VaeConfig = vaeConfig!,
-            VaeWeights = vaeWeights!,
+            VaeConfig = vaeConfig,
+            VaeWeights = vaeWeights,
             SchedulerConfig = schedulerConfig!,
         };
     }
@@ -109,10 +116,11 @@ public sealed record PipelineFolder
         return config;
     }
 
-    static void CheckIndex(List<string> problems, ModelIndex index)
+    static void CheckIndex(List<string> problems, ModelIndex index, bool pixelSpace)
     {
         foreach (var (name, library, classes) in Required)
         {
+            if (pixelSpace && name == "vae") continue;
             if (!index.Components.TryGetValue(name, out var spec))
                 problems.Add($"{index.Source}: no '{name}' component (a Stable Diffusion pipeline needs text_encoder, tokenizer, unet, vae and scheduler)");
             else if (spec.IsAbsent)

@@ -50,7 +50,9 @@ public sealed class AutoencoderKL : Module
     }
 
     /// <summary>The vae/ component of a pipeline folder.</summary>
-    public static AutoencoderKL Load(PipelineFolder folder) => Load(folder.VaeConfig, folder.VaeWeights);
+    public static AutoencoderKL Load(PipelineFolder folder) =>
+        folder.VaeConfig is { } config && folder.VaeWeights is { } weights ? Load(config, weights)
+        : throw new InvalidDataException($"'{folder.Directory}' is a pixel-space pipeline: it has no VAE");
 
     // ------------------------------------------------------------------ encode
 
