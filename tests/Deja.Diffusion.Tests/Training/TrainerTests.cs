@@ -4,6 +4,8 @@ using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.Training;
 
+// Exact resume compares bits: it must not run while another test flips the thread count (OpenBLAS rounds differently).
+[Collection(Deja.Diffusion.Tests.ThreadSensitive.Name)]
 public class TrainerTests
 {
     static ClipTokenizer Tokenizer() => ClipTokenizer.Load(TestData.Golden("tiny-sd1", "tokenizer"));
