@@ -7,6 +7,7 @@ root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(DetectCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
+root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 try
 {
