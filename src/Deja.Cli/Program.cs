@@ -9,6 +9,7 @@ root.Subcommands.Add(BenchCommand.Create());
 root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
+root.Subcommands.Add(ReplicateCommand.Create());
 try
 {
     // Our own handler below prints one clear line; no stack traces for bad input.

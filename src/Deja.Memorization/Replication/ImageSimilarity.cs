@@ -49,7 +49,7 @@ public static class ImageSimilarity
         const double covNorm = n / (n - 1.0);
         int hw = height * width;
         // With a mask, the windows that lie wholly inside it (a template region is compared on its own
-        // pixels); a region too thin for any whole window falls back to the windows centred in it.
+        // pixels); a region too thin for any whole window (a 2-pixel frame) falls back to the windows touching it.
         bool[]? use = null;
         if (mask is not null)
         {
@@ -63,7 +63,15 @@ public static class ImageSimilarity
                         for (int dx = -r; dx <= r && inside; dx++) inside = mask[(y + dy) * width + x + dx];
                     any |= use[y * width + x] = inside;
                 }
-            if (!any) use = mask;
+            if (!any)
+                for (int y = r; y < height - r; y++)
+                    for (int x = r; x < width - r; x++)
+                    {
+                        bool touches = false;
+                        for (int dy = -r; dy <= r && !touches; dy++)
+                            for (int dx = -r; dx <= r && !touches; dx++) touches = mask[(y + dy) * width + x + dx];
+                        use[y * width + x] = touches;
+                    }
         }
         double total = 0; long count = 0;
         for (int c = 0; c < channels; c++)

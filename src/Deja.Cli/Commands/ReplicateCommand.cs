@@ -1,0 +1,111 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Deja.Diffusion.Data;
+using Deja.Diffusion.Pipelines;
+using Deja.Diffusion.Training;
+using Deja.Memorization.Replication;
+using Deja.Tensors;
+
+namespace Deja.Cli;
+
+/// <summary>
+/// `deja replicate`: ground truth by measurement. Generates n images per caption of a synthetic dataset
+/// (planted verbatim and template captions, and held-out ones) and labels a caption memorized when a
+/// generation falls within a threshold of its nearest training image (template captions: on the
+/// template region, against their brand's images). Writes the memorized / non-memorized prompt lists
+/// the detection benchmark uses, every caption's distances, and the replication rates per kind.
+/// </summary>
+public static class ReplicateCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "Model folder (diffusers layout)", Required = true };
+        var data = new Option<string>("--data") { Description = "Dataset folder made by deja synth", Required = true };
+        var output = new Option<string>("--out") { Description = "Folder for memorized.txt, nonmemorized.txt, replicate.jsonl and masks/", Required = true };
+        var n = new Option<int>("--n") { Description = "Generations per caption", DefaultValueFactory = _ => 4 };
+        var seed = new Option<long>("--seed") { Description = "Seed of generation j: seed + j (the same for every caption)", DefaultValueFactory = _ => 0L };
+        var steps = new Option<int>("--steps") { Description = "DDIM steps per generation", DefaultValueFactory = _ => 25 };
+        var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale", DefaultValueFactory = _ => 7.5 };
+        var l2 = new Option<double>("--l2-threshold") { Description = "Memorized when the normalized L2 (RMSE in [0,1]) to the nearest training image is below this", DefaultValueFactory = _ => 0.1 };
+        var ssim = new Option<double>("--ssim-threshold") { Description = "SSIM label: memorized when the SSIM to the nearest training image is above this", DefaultValueFactory = _ => 0.8 };
+        var templatesPerBrand = new Option<int>("--templates-per-brand") { Description = "Template captions tested per brand", DefaultValueFactory = _ => 10 };
+        var heldout = new Option<int>("--heldout") { Description = "Held-out captions tested", DefaultValueFactory = _ => 100 };
+        var cmd = new Command("replicate", "Measure which captions a model replicates from its training data")
+        {
+            model, data, output, n, seed, steps, guidance, l2, ssim, templatesPerBrand, heldout,
+        };
+        cmd.SetAction(pr => Run(pr.GetValue(model)!, pr.GetValue(data)!, pr.GetValue(output)!, pr.GetValue(n), pr.GetValue(seed), pr.GetValue(steps),
+            pr.GetValue(guidance), pr.GetValue(l2), pr.GetValue(ssim), pr.GetValue(templatesPerBrand), pr.GetValue(heldout)));
+        return cmd;
+    }
+
+    static int Run(string modelDir, string dataDir, string outDir, int n, long seed, int steps, double guidance, double l2, double ssim, int perBrand, int heldoutCount)
+    {
+        if (!File.Exists(Path.Combine(dataDir, "synth.json"))) throw new ArgumentException($"--data '{dataDir}' is not a complete deja synth folder (no synth.json)");
+        var pipe = StableDiffusionPipeline.Load(modelDir);
+        int size = pipe.DefaultImageSize ?? 32;
+        var dataset = CaptionedImageFolder.Load(dataDir, size);
+        var rows = File.ReadLines(Path.Combine(dataDir, "captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        var indexOfFile = dataset.Files.Select((f, i) => (f, i)).ToDictionary(x => x.f, x => x.i);
+        var training = dataset.Examples.Select(e => e.Pixels.Select(v => (v + 1) / 2).ToArray()).ToList();
+
+        var cases = new List<ReplicationCase>();
+        foreach (var r in rows.Where(r => (string)r["kind"]! == "verbatim")) cases.Add(new ReplicationCase((string)r["caption"]!, "verbatim"));
+        foreach (var brand in rows.Where(r => (string)r["kind"]! == "template").GroupBy(r => (string)r["brand"]!))
+        {
+            var mask = SyntheticDataset.ReadMask(Path.Combine(dataDir, (string)brand.First()["mask"]!));
+            var references = brand.Select(r => indexOfFile[(string)r["file"]!]).ToList();
+            foreach (var r in brand.Take(perBrand)) cases.Add(new ReplicationCase((string)r["caption"]!, "template", mask, references));
+        }
+        foreach (var line in File.ReadLines(Path.Combine(dataDir, "heldout.jsonl")).Take(heldoutCount))
+            cases.Add(new ReplicationCase((string)JsonNode.Parse(line)!["caption"]!, "heldout"));
+
+        var run = new ReplicationRun { TrainingImages = training, Channels = 3, Height = size, Width = size, Generations = n, Seed = seed, L2Threshold = l2, SsimThreshold = ssim };
+        Directory.CreateDirectory(outDir);
+        var progress = new Progress("replicate", cases.Count);
+        var clock = Stopwatch.StartNew();
+        var results = new List<ReplicationResult>();
+        float[] Generate(string caption, long s)
+        {
+            using var scope = TensorScope.Enter();
+            var result = pipe.Generate(new GenerationOptions { Prompt = caption, Seed = s, Steps = steps, Guidance = guidance });
+            return result.Image01!.ToArray();
+        }
+        foreach (var r in run.Run(cases, Generate))
+        {
+            results.Add(r);
+            progress.Report(results.Count, $"{r.Case.Kind} L2 {r.MinNormalizedL2.ToString("0.000", CultureInfo.InvariantCulture)}", clock.Elapsed);
+        }
+
+        File.WriteAllLines(Path.Combine(outDir, "replicate.jsonl"), results.Select(r => new JsonObject
+        {
+            ["caption"] = r.Case.Caption, ["kind"] = r.Case.Kind, ["min_l2"] = Math.Round(r.MinNormalizedL2, 5), ["max_ssim"] = Math.Round(r.MaxSsim, 5),
+            ["nearest"] = dataset.Files[r.NearestIndex], ["replicated_l2"] = r.ReplicatedL2, ["replicated_ssim"] = r.ReplicatedSsim,
+        }.ToJsonString()));
+        // The benchmark: planted captions that replicate (by L2) vs held-out captions that do not.
+        var memorized = results.Where(r => r.Case.Kind != "heldout" && r.ReplicatedL2).Select(r => r.Case.Caption).ToList();
+        var nonMemorized = results.Where(r => r.Case.Kind == "heldout" && !r.ReplicatedL2).Select(r => r.Case.Caption).ToList();
+        File.WriteAllLines(Path.Combine(outDir, "memorized.txt"), memorized);
+        File.WriteAllLines(Path.Combine(outDir, "nonmemorized.txt"), nonMemorized);
+        var masksOut = Path.Combine(outDir, "masks");
+        Directory.CreateDirectory(masksOut);
+        foreach (var mask in Directory.EnumerateFiles(Path.Combine(dataDir, "masks"), "*.png")) File.Copy(mask, Path.Combine(masksOut, Path.GetFileName(mask)), true);
+        var rates = ReplicationRun.Rates(results);
+        var summary = new JsonObject
+        {
+            ["model"] = pipe.Info.Id, ["data"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(dataDir)), ["n"] = n, ["seed"] = seed, ["steps"] = steps,
+            ["guidance"] = guidance, ["l2_threshold"] = l2, ["ssim_threshold"] = ssim,
+            ["rates"] = new JsonArray(rates.Select(x => (JsonNode)new JsonObject { ["kind"] = x.Kind, ["captions"] = x.Count, ["replicated_l2"] = x.RateL2, ["replicated_ssim"] = x.RateSsim }).ToArray()),
+            ["memorized"] = memorized.Count, ["nonmemorized"] = nonMemorized.Count,
+        };
+        File.WriteAllText(Path.Combine(outDir, "replicate.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        Console.WriteLine($"replication, {n} generations per caption ({steps} DDIM steps, guidance {guidance}), normalized L2 < {l2} / SSIM > {ssim}:");
+        Console.WriteLine($"  {"kind",-10} {"captions",9} {"L2",8} {"SSIM",8}");
+        foreach (var (kind, count, rl2, rs) in rates) Console.WriteLine($"  {kind,-10} {count,9} {rl2,8:P0} {rs,8:P0}");
+        Console.WriteLine($"  wrote {memorized.Count} memorized and {nonMemorized.Count} non-memorized captions to {outDir} in {clock.Elapsed.TotalSeconds:F0} s");
+        return 0;
+    }
+}
