@@ -18,7 +18,7 @@ public static class DetectCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Pipeline folder (diffusers layout), or analytic[:SEED] for the analytic Gaussian-mixture demo model", Required = true };
+        var model = new Option<string?>("--model") { Description = "Pipeline folder (diffusers layout), or analytic[:SEED] for the analytic Gaussian-mixture demo model (default, with no --prompts: the bundled deja-mini and its benchmark)" };
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file: one prompt per line, or JSONL with a prompt/caption field (default for the analytic model: all its conditions)" };
         var method = new Option<string>("--method") { Description = "anisotropy, magnitude, sharpness, a comma-separated list, or all", DefaultValueFactory = _ => "anisotropy" };
         var n = new Option<int>("--n") { Description = "Noise draws (generations) per prompt", DefaultValueFactory = _ => 1 };
@@ -27,7 +27,7 @@ public static class DetectCommand
         var latents = new Option<string?>("--latents") { Description = "safetensors file with x_T: [n,C,H,W] for all prompts, or [prompts,n,C,H,W] one row per prompt" };
         var latentsPerPrompt = new Option<bool>("--latents-per-prompt") { Description = "Read a 4-D --latents tensor as [prompts,C,H,W] (n = 1) instead of [n,C,H,W]" };
         var batch = new Option<int>("--batch") { Description = "Prompts per model call", DefaultValueFactory = _ => 8 };
-        var output = new Option<string>("--out") { Description = "JSONL scores file (appended to; rows already there are skipped)", Required = true };
+        var output = new Option<string?>("--out") { Description = "JSONL scores file (appended to; rows already there are skipped); in benchmark mode a folder (default deja-mini-detect)" };
         var family = new Option<string?>("--family") { Description = "Model family for the published hyperparameters: sd1, sd2 (768-v) or rv (default: sd2 for v-prediction, else sd1)" };
         var imageSize = new Option<int?>("--image-size") { Description = "Image side in pixels (default: the UNet's sample_size × 8)" };
         var limit = new Option<int?>("--limit") { Description = "Score only the first N prompts of the file" };
@@ -69,7 +69,12 @@ public static class DetectCommand
                     Scaling = pr.GetResult(scaling) is { Implicit: false } ? scale : ScoreScaling.Epsilon,
                 },
             })).ToArray();
-            return Run(pr.GetValue(model)!, pr.GetValue(prompts), detectors, pr.GetValue(n), pr.GetValue(seed), DetectorOptions.ParsePolicy(pr.GetValue(policy)!),
+            var policyValue = DetectorOptions.ParsePolicy(pr.GetValue(policy)!);
+            if (pr.GetValue(model) is null && pr.GetValue(prompts) is null)
+                return RunBenchmark(detectors, pr.GetValue(n), pr.GetValue(seed), policyValue, pr.GetValue(batch), pr.GetValue(output) ?? "deja-mini-detect");
+            if (pr.GetValue(model) is null) throw new ArgumentException("--model is required with --prompts (without both, deja detect runs the bundled deja-mini benchmark)");
+            if (pr.GetValue(output) is null) throw new ArgumentException("--out is required: the JSONL file to write the scores to");
+            return Run(pr.GetValue(model)!, pr.GetValue(prompts), detectors, pr.GetValue(n), pr.GetValue(seed), policyValue,
                 pr.GetValue(latents), pr.GetValue(latentsPerPrompt), pr.GetValue(batch), pr.GetValue(output)!, pr.GetValue(family), pr.GetValue(imageSize), pr.GetValue(limit));
         });
         return cmd;
@@ -168,6 +173,43 @@ public static class DetectCommand
         if (truncated > 0)
             Console.Error.WriteLine($"deja detect: {truncated} prompt(s) were longer than the text encoder's {77} tokens and were truncated (\"truncated\": true in their rows)");
         if (view is GaussianMixtureModel truth) PrintAnalyticSummary(truth, outPath);
+        return 0;
+    }
+
+    /// <summary>The repository's data/ folder (bundled model and benchmark), searched upwards from the binary and the working directory.</summary>
+    internal static string? DataFolder(string relative)
+    {
+        foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+            {
+                var candidate = Path.Combine(d.FullName, "data", relative);
+                if (Directory.Exists(candidate)) return candidate;
+            }
+        return null;
+    }
+
+    /// <summary>
+    /// `deja detect` with neither --model nor --prompts: the bundled deja-mini model on its benchmark
+    /// (memorized vs non-memorized captions measured by deja replicate), then the evaluation table.
+    /// </summary>
+    static int RunBenchmark(IMemorizationDetector[] detectors, int n, long seed, SeedPolicy policy, int batch, string outDir)
+    {
+        var model = DataFolder(Path.Combine("models", "deja-mini"))
+            ?? throw new ArgumentException("the bundled model data/models/deja-mini was not found; give --model DIR --prompts FILE --out FILE");
+        var bench = DataFolder(Path.Combine("benchmarks", "deja-mini"))
+            ?? throw new ArgumentException("the bundled benchmark data/benchmarks/deja-mini was not found");
+        Directory.CreateDirectory(outDir);
+        string method = string.Join("+", detectors.Select(d => d.Method));
+        string mem = Path.Combine(outDir, $"memorized.{method}.jsonl"), nonmem = Path.Combine(outDir, $"nonmemorized.{method}.jsonl");
+        Console.Error.WriteLine($"deja detect: benchmark mode — {model} on {bench} (memorized.txt vs nonmemorized.txt), scores in {outDir}/");
+        Run(model, Path.Combine(bench, "memorized.txt"), detectors, n, seed, policy, null, false, batch, mem, null, null, null);
+        Run(model, Path.Combine(bench, "nonmemorized.txt"), detectors, n, seed, policy, null, false, batch, nonmem, null, null, null);
+        var report = ScoreEvaluation.Evaluate(ScoresFile.Read(mem), ScoresFile.Read(nonmem));
+        var svg = Path.Combine(outDir, $"roc.{method}.svg");
+        RocSvg.Write(svg, [.. report.Columns.Select(c => new RocSeries(c.Column, c.Result.Roc, c.Result.Point.Auc))], title: "deja-mini: memorized vs non-memorized captions");
+        Console.WriteLine($"deja-mini benchmark: {report.Columns[0].Result.Positives} memorized vs {report.Columns[0].Result.Negatives} non-memorized captions");
+        Console.Write(ScoreEvaluationFormat.Table(report));
+        Console.WriteLine($"ROC plot: {svg}");
         return 0;
     }
 
