@@ -36,6 +36,16 @@ public class PixelSpacePipelineTests
             Assert.Equal([1, 3, 16, 16], result.Image01!.Shape);
             Assert.All(result.Image01.ToArray(), v => Assert.InRange(v, 0f, 1f));
 
+            // n generations in one batch equal one-by-one generation
+            using var embeds = pipe.EncodePrompts("a red square");
+            var x = Deja.Tensors.Tensor.RandN(new Deja.Tensors.Generator(3), 2, 3, 16, 16);
+            var batch = pipe.DenoiseBatch(embeds.Embeddings, x, 4, 7.5).ToArray();
+            for (int j = 0; j < 2; j++)
+            {
+                var single = pipe.Denoise(embeds.Embeddings, Deja.Tensors.Ops.Narrow(x, 0, j, 1), 4, 7.5).ToArray();
+                for (int i = 0; i < single.Length; i++) Assert.Equal(single[i], batch[j * single.Length + i], 1e-4f);
+            }
+
             // A folder whose model_index.json names a VAE that is not there is still refused.
             File.WriteAllText(Path.Combine(dir, "model_index.json"), File.ReadAllText(Path.Combine(dir, "model_index.json"))
                 .Replace("\"vae\": [\n    null,\n    null\n  ]", "\"vae\": [\"diffusers\", \"AutoencoderKL\"]"));
