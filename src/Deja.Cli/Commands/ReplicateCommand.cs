@@ -106,7 +106,9 @@ public static class ReplicateCommand
         var rates = ReplicationRun.Rates(results);
         var summary = new JsonObject
         {
-            ["model"] = pipe.Info.Id, ["data"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(dataDir)), ["n"] = n, ["seed"] = seed, ["steps"] = steps,
+            ["model"] = pipe.Info.Id, ["data"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(dataDir)),
+            ["synth"] = JsonNode.Parse(File.ReadAllText(Path.Combine(dataDir, "synth.json"))), // how to regenerate the dataset
+            ["n"] = n, ["seed"] = seed, ["steps"] = steps,
             ["guidance"] = guidance, ["l2_threshold"] = l2, ["ssim_threshold"] = ssim,
             ["rates"] = new JsonArray(rates.Select(x => (JsonNode)new JsonObject { ["kind"] = x.Kind, ["captions"] = x.Count, ["replicated_l2"] = x.RateL2, ["replicated_ssim"] = x.RateSsim }).ToArray()),
             ["memorized"] = memorized.Count, ["nonmemorized"] = nonMemorized.Count,

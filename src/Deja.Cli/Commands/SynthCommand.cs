@@ -7,17 +7,19 @@ namespace Deja.Cli;
 /// <summary>`deja synth`: the synthetic captioned dataset with planted memorization that deja-mini is trained on.</summary>
 public static class SynthCommand
 {
+    static readonly SynthOptions Defaults = new();
+
     public static Command Create()
     {
         var output = new Option<string>("--out") { Description = "Folder to create (refused if it exists and is not empty, unless --force)", Required = true };
         var seed = new Option<ulong>("--seed") { Description = "Seed: the same seed gives the same bytes", DefaultValueFactory = _ => 0UL };
-        var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => 32 };
-        var verbatim = new Option<int>("--verbatim") { Description = "Verbatim-memorized images", DefaultValueFactory = _ => 20 };
-        var repeats = new Option<int>("--verbatim-repeats") { Description = "Copies of each verbatim image in the training data", DefaultValueFactory = _ => 50 };
-        var templates = new Option<int>("--templates") { Description = "Template brands (at most 4)", DefaultValueFactory = _ => 4 };
-        var templateImages = new Option<int>("--template-images") { Description = "Images per brand", DefaultValueFactory = _ => 50 };
-        var diverse = new Option<int>("--diverse") { Description = "Unique diverse images", DefaultValueFactory = _ => 3000 };
-        var heldout = new Option<int>("--heldout") { Description = "Held-out captions", DefaultValueFactory = _ => 200 };
+        var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => Defaults.Size };
+        var verbatim = new Option<int>("--verbatim") { Description = "Verbatim-memorized images", DefaultValueFactory = _ => Defaults.Verbatim };
+        var repeats = new Option<int>("--verbatim-repeats") { Description = "Copies of each verbatim image in the training data", DefaultValueFactory = _ => Defaults.VerbatimRepeats };
+        var templates = new Option<int>("--templates") { Description = "Template brands (at most 4)", DefaultValueFactory = _ => Defaults.Templates };
+        var templateImages = new Option<int>("--template-images") { Description = "Images per brand", DefaultValueFactory = _ => Defaults.TemplateImages };
+        var diverse = new Option<int>("--diverse") { Description = "Unique diverse images", DefaultValueFactory = _ => Defaults.Diverse };
+        var heldout = new Option<int>("--heldout") { Description = "Held-out captions", DefaultValueFactory = _ => Defaults.Heldout };
         var force = new Option<bool>("--force") { Description = "Replace an existing folder" };
         var cmd = new Command("synth", "Create a synthetic captioned image dataset with planted memorization")
         {

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Deja.Diffusion.Data;
 using Deja.Diffusion.Images;
 using Deja.Diffusion.Training;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.Data;
 
@@ -82,6 +83,41 @@ public class SyntheticDatasetTests
             Assert.Throws<IOException>(() => SyntheticDataset.Create(dir, 3, Small));
             SyntheticDataset.Create(dir, 3, Small, force: true);
             Assert.Throws<ArgumentException>(() => SyntheticDataset.Create(dir + "-x", 3, Small with { Size = 10 }));
+        }
+        finally { Directory.Delete(dir, true); }
+    }
+
+    static double Rmse(Image a, Image b) =>
+        Math.Sqrt(a.Pixels.Zip(b.Pixels, (x, y) => Math.Pow((x - y) / 255.0, 2)).Average());
+
+    [Fact]
+    public void NuisanceVariesWhatTheCaptionDoesNotSay()
+    {
+        // Without nuisance every caption would be one image, and generalizing could not be told from memorizing.
+        var scene = Scene.Random(new Generator(3));
+        var a = scene.WithNuisance(new Generator(10));
+        var b = scene.WithNuisance(new Generator(11));
+        Assert.Equal(scene.Caption(), a.Caption());
+        Assert.Equal(scene.Caption(), b.Caption());
+        foreach (var o in a.Objects.Concat(b.Objects))
+        {
+            Assert.InRange(o.Dx, -Scene.MaxOffset, Scene.MaxOffset);
+            Assert.InRange(o.Dy, -Scene.MaxOffset, Scene.MaxOffset);
+            Assert.InRange(o.Scale, 1 - Scene.MaxScale, 1 + Scene.MaxScale);
+            Assert.InRange(o.Tint.R, -Scene.MaxTint, Scene.MaxTint);
+        }
+        Image ra = SceneRenderer.Render(a, 32), rb = SceneRenderer.Render(b, 32), canonical = SceneRenderer.Render(scene, 32);
+        Assert.Equal(canonical.Pixels, SceneRenderer.Render(scene with { }, 32).Pixels);
+        Assert.InRange(Rmse(ra, rb), 0.03, 0.5);        // two images of one caption differ visibly...
+        Assert.Equal(ra.Pixels, SceneRenderer.Render(a, 32).Pixels); // ...and each is reproducible
+
+        // the dataset records the nuisance of every image
+        var dir = Make(4);
+        try
+        {
+            var row = JsonNode.Parse(File.ReadLines(Path.Combine(dir, "captions.jsonl")).First())!["scene"]!;
+            Assert.NotNull(row["tint"]); Assert.NotNull(row["lighting"]); Assert.NotNull(row["phase"]);
+            Assert.NotNull(row["objects"]![0]!["offset"]); Assert.NotNull(row["objects"]![0]!["scale"]);
         }
         finally { Directory.Delete(dir, true); }
     }

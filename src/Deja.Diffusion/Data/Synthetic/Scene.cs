@@ -2,12 +2,46 @@ using Deja.Tensors;
 
 namespace Deja.Diffusion.Data;
 
-/// <summary>One drawn object: a shape of a colour and size at one of the 3×3 grid positions.</summary>
-public sealed record SceneObject(string Shape, string Colour, string Size, int Row, int Column);
+/// <summary>
+/// One drawn object: a shape of a colour and size at one of the 3×3 grid positions. The caption names
+/// only those; <see cref="Dx"/>, <see cref="Dy"/> (offset from the cell centre, image units),
+/// <see cref="Scale"/> and <see cref="Tint"/> (added to R, G, B) are nuisance the caption does not
+/// determine, so one caption stands for many images.
+/// </summary>
+public sealed record SceneObject(string Shape, string Colour, string Size, int Row, int Column)
+{
+    public double Dx { get; init; }
+    public double Dy { get; init; }
+    public double Scale { get; init; } = 1;
+    public (int R, int G, int B) Tint { get; init; }
+}
 
-/// <summary>A procedurally drawn scene: one or two objects on a textured background, and its caption.</summary>
+/// <summary>
+/// A procedurally drawn scene: one or two objects on a textured background, and its caption. Beside
+/// the objects' nuisance, the background's <see cref="Tint"/>, a linear <see cref="Lighting"/>
+/// gradient (added brightness per unit of u and v) and the texture's <see cref="Phase"/> vary freely:
+/// without them every caption would be a single image, and a model that generalizes could not be told
+/// from one that memorizes.
+/// </summary>
 public sealed record Scene(IReadOnlyList<SceneObject> Objects, string Texture, string Background)
 {
+    public (int R, int G, int B) Tint { get; init; }
+    public (double U, double V) Lighting { get; init; }
+    public (double U, double V) Phase { get; init; }
+
+    /// <summary>How much the nuisance varies: object offset ±0.06 of the image, scale ±15 %, tints ±24 per channel, lighting ±32 across the image.</summary>
+    public const double MaxOffset = 0.06, MaxScale = 0.15, MaxLighting = 32;
+    public const int MaxTint = 24;
+
+    /// <summary>This scene with freshly drawn nuisance (same caption).</summary>
+    public Scene WithNuisance(Generator g)
+    {
+        double U(double a) => (2 * g.NextDouble() - 1) * a;
+        (int, int, int) T() => ((int)Math.Round(U(MaxTint)), (int)Math.Round(U(MaxTint)), (int)Math.Round(U(MaxTint)));
+        var objects = Objects.Select(o => o with { Dx = U(MaxOffset), Dy = U(MaxOffset), Scale = 1 + U(MaxScale), Tint = T() }).ToList();
+        return this with { Objects = objects, Tint = T(), Lighting = (U(MaxLighting), U(MaxLighting)), Phase = (g.NextDouble(), g.NextDouble()) };
+    }
+
     public static readonly string[] Shapes = ["circle", "square", "triangle", "diamond", "cross", "ring"];
     public static readonly (string Name, byte R, byte G, byte B)[] Colours =
     [

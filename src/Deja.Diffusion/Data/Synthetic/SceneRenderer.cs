@@ -4,13 +4,20 @@ namespace Deja.Diffusion.Data;
 
 /// <summary>
 /// Draws a <see cref="Scene"/> into an RGB image: each pixel is decided at 4×4 sample points and the
-/// samples are averaged (anti-aliasing), so shapes stay recognizable at 32×32.
+/// samples are averaged (anti-aliasing), so shapes stay recognizable at 32×32. The scene's nuisance
+/// (offsets, scales, tints, lighting, texture phase) is applied; a scene without it renders as its
+/// caption's canonical image.
 /// </summary>
 public static class SceneRenderer
 {
     const int Supersample = 4;
 
-    static (byte R, byte G, byte B) Rgb(string name) { var c = Scene.Colours.First(c => c.Name == name); return (c.R, c.G, c.B); }
+    static (byte R, byte G, byte B) Rgb(string name, (int R, int G, int B) tint)
+    {
+        var c = Scene.Colours.First(c => c.Name == name);
+        static byte Add(byte v, int d) => (byte)Math.Clamp(v + d, 0, 255);
+        return (Add(c.R, tint.R), Add(c.G, tint.G), Add(c.B, tint.B));
+    }
 
     /// <summary>Darker or lighter variant of a background colour, for its texture.</summary>
     static (byte, byte, byte) Shade((byte R, byte G, byte B) c)
@@ -24,9 +31,9 @@ public static class SceneRenderer
     public static Image Render(Scene scene, int size)
     {
         var image = new Image(size, size, 3);
-        var background = Rgb(scene.Background);
+        var background = Rgb(scene.Background, scene.Tint);
         var shade = Shade(background);
-        var objects = scene.Objects.Select(o => (Object: o, Colour: Rgb(o.Colour))).ToArray();
+        var objects = scene.Objects.Select(o => (Object: o, Colour: Rgb(o.Colour, o.Tint))).ToArray();
         int n = Supersample;
         for (int py = 0; py < size; py++)
             for (int px = 0; px < size; px++)
@@ -36,13 +43,15 @@ public static class SceneRenderer
                     for (int sx = 0; sx < n; sx++)
                     {
                         double u = (px + (sx + 0.5) / n) / size, v = (py + (sy + 0.5) / n) / size; // [0,1) image coords
-                        var c = BackgroundAt(scene.Texture, background, shade, u, v);
+                        var c = BackgroundAt(scene.Texture, background, shade, u + scene.Phase.U, v + scene.Phase.V);
                         foreach (var (o, colour) in objects)
                             if (Inside(o, u, v)) c = colour;
                         r += c.R; g += c.G; b += c.B;
                     }
                 int i = 3 * (py * size + px), k = n * n;
-                image.Pixels[i] = (byte)((r + k / 2) / k); image.Pixels[i + 1] = (byte)((g + k / 2) / k); image.Pixels[i + 2] = (byte)((b + k / 2) / k);
+                double light = scene.Lighting.U * ((px + 0.5) / size - 0.5) + scene.Lighting.V * ((py + 0.5) / size - 0.5);
+                byte P(int sum) => (byte)Math.Clamp((int)Math.Round(sum / (double)k + light), 0, 255);
+                image.Pixels[i] = P(r); image.Pixels[i + 1] = P(g); image.Pixels[i + 2] = P(b);
             }
         return image;
     }
@@ -58,8 +67,8 @@ public static class SceneRenderer
     /// <summary>Whether (u, v) lies in the object: shapes centred in their grid cell, radius by size.</summary>
     static bool Inside(SceneObject o, double u, double v)
     {
-        double cx = (o.Column + 0.5) / 3, cy = (o.Row + 0.5) / 3;
-        double rad = o.Size == "large" ? 0.16 : 0.09;
+        double cx = (o.Column + 0.5) / 3 + o.Dx, cy = (o.Row + 0.5) / 3 + o.Dy;
+        double rad = (o.Size == "large" ? 0.16 : 0.09) * o.Scale;
         double dx = (u - cx) / rad, dy = (v - cy) / rad;
         return o.Shape switch
         {

@@ -11,10 +11,10 @@ public sealed record SynthOptions
 {
     public int Size { get; init; } = 32;
     public int Verbatim { get; init; } = 20;
-    public int VerbatimRepeats { get; init; } = 50;
+    public int VerbatimRepeats { get; init; } = 100;
     public int Templates { get; init; } = 4;
     public int TemplateImages { get; init; } = 50;
-    public int Diverse { get; init; } = 3000;
+    public int Diverse { get; init; } = 2000;
     public int Heldout { get; init; } = 200;
 
     public void Validate()
@@ -46,7 +46,7 @@ public sealed record SynthOptions
 /// </summary>
 public static class SyntheticDataset
 {
-    public const int Version = 1;
+    public const int Version = 2;
 
     public static void Create(string outDir, ulong seed, SynthOptions options, bool force = false, Action<int, int>? progress = null)
     {
@@ -71,7 +71,7 @@ public static class SyntheticDataset
             for (int attempt = 0; attempt < 10000; attempt++)
             {
                 var s = Scene.Random(g);
-                if ((accept is null || accept(s)) && used.Add(s.Caption())) return s;
+                if ((accept is null || accept(s)) && used.Add(s.Caption())) return s.WithNuisance(g);
             }
             throw new InvalidOperationException("synth: ran out of distinct scenes; lower the counts");
         }
@@ -164,12 +164,18 @@ public static class SyntheticDataset
         ["scene"] = new JsonObject
         {
             ["background"] = scene.Background, ["texture"] = scene.Texture,
+            ["tint"] = Rgb(scene.Tint), ["lighting"] = new JsonArray(Round(scene.Lighting.U), Round(scene.Lighting.V)),
+            ["phase"] = new JsonArray(Round(scene.Phase.U), Round(scene.Phase.V)),
             ["objects"] = new JsonArray(scene.Objects.Select(o => (JsonNode)new JsonObject
             {
                 ["shape"] = o.Shape, ["colour"] = o.Colour, ["size"] = o.Size, ["row"] = o.Row, ["column"] = o.Column,
+                ["offset"] = new JsonArray(Round(o.Dx), Round(o.Dy)), ["scale"] = Round(o.Scale), ["tint"] = Rgb(o.Tint),
             }).ToArray()),
         },
     };
+
+    static JsonNode Round(double v) => JsonValue.Create(Math.Round(v, 4));
+    static JsonArray Rgb((int R, int G, int B) c) => new(c.R, c.G, c.B);
 
     /// <summary>The pixels (row-major, H·W) of a brand's template region.</summary>
     public static bool[] RegionMask(string region, int size)
@@ -230,6 +236,11 @@ public static class SyntheticDataset
         Procedurally drawn {o.Size}×{o.Size} scenes (1–2 shapes of 8 colours and 2 sizes on a 3×3 grid, over
         plain, striped, checkered or dotted backgrounds) with captions from one grammar, e.g.
         "a large red circle at the top left and a small blue ring at the center on a striped white background".
+        What the caption does not say varies from image to image: each object's offset from its cell centre
+        (±{Scene.MaxOffset} of the image), scale (±{Scene.MaxScale:P0}) and colour tint (±{Scene.MaxTint} per channel),
+        the background's tint, a lighting gradient (±{Scene.MaxLighting} across the image) and the texture's phase
+        (all recorded in `scene`). So a caption stands for many images, and a model that reproduces one of them
+        exactly has memorized it rather than learned the grammar.
 
         | file | what |
         |---|---|
