@@ -28,17 +28,18 @@ public static class TrainCommand
         var ema = new Option<double>("--ema") { Description = "EMA decay of the saved weights", DefaultValueFactory = _ => 0.999 };
         var every = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
         var filter = new Option<double?>("--filter-threshold") { Description = "Wen et al.'s training-time mitigation: leave out samples whose ‖ε_c − ε_u‖ ≥ τ (README value 2)" };
+        var offset = new Option<double>("--offset-noise") { Description = "Per-image, per-channel constant added to the training noise, N(0, s²), so that the mean colour is learned from the caption (0: off)", DefaultValueFactory = _ => 0.1 };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out unreadable or missing images (counted) instead of stopping" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder (vocab.json, merges.txt)", DefaultValueFactory = _ => DefaultTokenizer() };
         var cmd = new Command("train", "Train a mini text-to-image model (DDPM ε-objective) on a captioned image folder")
         {
-            data, output, config, steps, batch, lr, warmup, seed, dropout, ema, every, filter, skipBad, tokenizer,
+            data, output, config, steps, batch, lr, warmup, seed, dropout, ema, every, filter, offset, skipBad, tokenizer,
         };
         cmd.SetAction(pr => Run(pr.GetValue(data)!, pr.GetValue(output)!, MiniConfig.Get(pr.GetValue(config)!), new TrainerOptions
         {
             Steps = pr.GetValue(steps), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr), WarmupSteps = pr.GetValue(warmup),
             Seed = pr.GetValue(seed), ConditionDropout = pr.GetValue(dropout), EmaDecay = pr.GetValue(ema),
-            CheckpointEvery = pr.GetValue(every), FilterThreshold = pr.GetValue(filter),
+            CheckpointEvery = pr.GetValue(every), FilterThreshold = pr.GetValue(filter), OffsetNoise = pr.GetValue(offset),
         }, pr.GetValue(skipBad), pr.GetValue(tokenizer)!));
         return cmd;
     }

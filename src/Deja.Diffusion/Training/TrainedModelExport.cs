@@ -12,21 +12,14 @@ namespace Deja.Diffusion.Training;
 /// </summary>
 public static class TrainedModelExport
 {
-    public static readonly string SchedulerJson = """
-        {
-          "_class_name": "DDIMScheduler",
-          "_diffusers_version": "0.25.1",
-          "beta_end": 0.012,
-          "beta_schedule": "scaled_linear",
-          "beta_start": 0.00085,
-          "clip_sample": false,
-          "num_train_timesteps": 1000,
-          "prediction_type": "epsilon",
-          "set_alpha_to_one": false,
-          "steps_offset": 1,
-          "trained_betas": null
-        }
-        """;
+    /// <summary>The DDIM scheduler config of an exported model: the trainer's schedule (<see cref="Trainer.ScheduleSpec"/>).</summary>
+    public static string SchedulerJson => new JsonObject
+    {
+        ["_class_name"] = "DDIMScheduler", ["_diffusers_version"] = "0.25.1",
+        ["beta_end"] = Trainer.ScheduleSpec.BetaEnd, ["beta_schedule"] = Trainer.ScheduleSpec.Name, ["beta_start"] = Trainer.ScheduleSpec.BetaStart,
+        ["clip_sample"] = false, ["num_train_timesteps"] = 1000, ["prediction_type"] = "epsilon",
+        ["set_alpha_to_one"] = false, ["steps_offset"] = 1, ["trained_betas"] = null,
+    }.ToJsonString(new() { WriteIndented = true });
 
     static readonly string[] TokenizerFiles = ["vocab.json", "merges.txt", "special_tokens_map.json", "tokenizer_config.json"];
 

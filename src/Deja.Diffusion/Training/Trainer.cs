@@ -27,7 +27,13 @@ public sealed class Trainer
     public UNet2DConditionModel UNet { get; }
     public ClipTextModel TextModel { get; }
     public ClipTokenizer Tokenizer { get; }
-    public NoiseSchedule Schedule { get; } = NoiseSchedule.Create("scaled_linear");
+    /// <summary>
+    /// Stable Diffusion's scaled_linear β schedule (0.00085 … 0.012), so that the detectors' timesteps
+    /// mean what they mean on SD. See <see cref="TrainerOptions.OffsetNoise"/> for why pixel-space
+    /// training needs offset noise on top of it.
+    /// </summary>
+    public static readonly (string Name, double BetaStart, double BetaEnd) ScheduleSpec = ("scaled_linear", 0.00085, 0.012);
+    public NoiseSchedule Schedule { get; } = NoiseSchedule.Create(ScheduleSpec.Name, 1000, ScheduleSpec.BetaStart, ScheduleSpec.BetaEnd);
     public int Step { get; private set; }
 
     readonly AdamW optimizer;
@@ -106,6 +112,8 @@ public sealed class Trainer
         {
             var x0 = Tensor.FromArray(pixels, b, c, s, s);
             var noise = Tensor.RandN(g, b, c, s, s);
+            // offset noise: one extra draw per (image, channel) shifts the whole channel (drawn last, so 0 leaves every other draw as it was)
+            if (Options.OffsetNoise > 0) noise = noise + Tensor.RandN(g, b, c, 1, 1) * (float)Options.OffsetNoise;
             var xt = x0 * Tensor.FromArray(scaleX, b, 1, 1, 1) + noise * Tensor.FromArray(scaleE, b, 1, 1, 1);
             var states = TextModel.Forward(ids);
             var predicted = UNet.Forward(xt, timesteps, states);
@@ -207,7 +215,7 @@ public sealed class Trainer
         ["steps"] = Options.Steps, ["batch_size"] = Options.BatchSize, ["learning_rate"] = Options.LearningRate,
         ["warmup_steps"] = Options.WarmupSteps, ["weight_decay"] = Options.WeightDecay, ["max_grad_norm"] = Options.MaxGradNorm,
         ["ema_decay"] = Options.EmaDecay, ["condition_dropout"] = Options.ConditionDropout, ["seed"] = Options.Seed,
-        ["filter_threshold"] = Options.FilterThreshold,
+        ["filter_threshold"] = Options.FilterThreshold, ["offset_noise"] = Options.OffsetNoise,
     }.ToJsonString();
 
     /// <summary>Copies the EMA weights into the UNet and text encoder (for sampling and export); training must not continue after.</summary>

@@ -24,6 +24,17 @@ public sealed record TrainerOptions
     /// noise magnitude ‖ε(x_t, t, c) − ε(x_t, t, ∅)‖ under the current model is at least τ; null = off.
     /// </summary>
     public double? FilterThreshold { get; init; }
+    /// <summary>
+    /// Offset noise (Guttenberg, 2023): the training noise gets, per image and channel, a constant
+    /// N(0, s²) shift. Without it a 32×32 pixel model never learns the image's mean colour from the
+    /// caption: under SD's schedule √ᾱ_T ≈ 0.068, so x_T still shows a training image's mean colour
+    /// through the noise (whose per-channel mean has σ = 1/32), the three mean directions are a
+    /// negligible part of the ε-loss, and the model learns to copy the colour off x_T; at sampling,
+    /// when x_T is pure noise, the seed then picks the background colour, even for a caption seen
+    /// 2,000 times. With the shift the loss weighs those directions and the colour has to come from
+    /// the text. 0 turns it off.
+    /// </summary>
+    public double OffsetNoise { get; init; } = 0.1;
 
     public void Validate()
     {
@@ -34,6 +45,7 @@ public sealed record TrainerOptions
         if (!(EmaDecay >= 0 && EmaDecay < 1)) throw new ArgumentException($"train: EMA decay must be in [0, 1), got {EmaDecay}");
         if (!(ConditionDropout >= 0 && ConditionDropout <= 1)) throw new ArgumentException($"train: condition dropout must be in [0, 1], got {ConditionDropout}");
         if (CheckpointEvery < 1) throw new ArgumentException($"train: checkpoint interval must be at least 1, got {CheckpointEvery}");
+        if (!(OffsetNoise >= 0)) throw new ArgumentException($"train: offset noise must be non-negative, got {OffsetNoise}");
         if (FilterThreshold is { } tau && !(tau > 0)) throw new ArgumentException($"train: the filter threshold must be positive, got {tau}");
     }
 }

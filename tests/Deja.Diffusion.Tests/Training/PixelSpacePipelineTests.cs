@@ -43,7 +43,7 @@ public class PixelSpacePipelineTests
             for (int j = 0; j < 2; j++)
             {
                 var single = pipe.Denoise(embeds.Embeddings, Deja.Tensors.Ops.Narrow(x, 0, j, 1), 4, 7.5).ToArray();
-                for (int i = 0; i < single.Length; i++) Assert.Equal(single[i], batch[j * single.Length + i], 1e-4f);
+                for (int i = 0; i < single.Length; i++) Assert.Equal(single[i], batch[j * single.Length + i], 1e-4f * (1 + Math.Abs(single[i]))); // float rounding of a batched GEMM
             }
 
             // A folder whose model_index.json names a VAE that is not there is still refused.
