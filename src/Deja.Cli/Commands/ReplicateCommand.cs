@@ -50,7 +50,7 @@ public static class ReplicateCommand
         var dataset = CaptionedImageFolder.Load(dataDir, size);
         var rows = File.ReadLines(Path.Combine(dataDir, "captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
         var indexOfFile = dataset.Files.Select((f, i) => (f, i)).ToDictionary(x => x.f, x => x.i);
-        var training = dataset.Examples.Select(e => e.Pixels.Select(v => (v + 1) / 2).ToArray()).ToList();
+        var training = dataset.Examples.Select(e => CaptionGenerations.ToUnitRange(e.Pixels)).ToList();
 
         if (n < 1) throw new ArgumentException($"--n must be at least 1, got {n}");
         var cases = new List<ReplicationCase>();
@@ -74,16 +74,11 @@ public static class ReplicateCommand
         float[] Generate(string caption, long s)
         {
             if (cache.Remove((caption, s), out var ready)) return ready;
-            using var scope = TensorScope.Enter();
-            using var embeds = pipe.EncodePrompts(caption);
-            var latents = Ops.Concat([.. Enumerable.Range(0, n).Select(j => Tensor.RandN(new Generator(seed + j), pipe.LatentShape(size, size)))], 0);
-            var images = AutoencoderKLImages(pipe.Decode(pipe.DenoiseBatch(embeds.Embeddings, latents, steps, guidance)));
-            int per = images.Length / n;
-            for (int j = 0; j < n; j++) cache[(caption, seed + j)] = images[(j * per)..((j + 1) * per)];
+            var images = CaptionGenerations.Generate(pipe, caption, n, seed, steps, guidance, size);
+            for (int j = 0; j < n; j++) cache[(caption, seed + j)] = images[j];
             cache.Remove((caption, s), out ready);
             return ready!;
         }
-        static float[] AutoencoderKLImages(Tensor decoded) => decoded.ToArray().Select(v => Math.Clamp((v + 1) / 2, 0f, 1f)).ToArray();
         foreach (var r in run.Run(cases, Generate))
         {
             results.Add(r);

@@ -49,7 +49,7 @@ public class BundledDejaMiniTests
             Assert.Equal(SyntheticDataset.Version, (int)synth["version"]!);
             var pipe = StableDiffusionPipeline.Load(Data("models", "deja-mini"));
             var data = CaptionedImageFolder.Load(dir, 32);
-            var training = data.Examples.Select(e => e.Pixels.Select(v => (v + 1) / 2).ToArray()).ToList();
+            var training = data.Examples.Select(e => CaptionGenerations.ToUnitRange(e.Pixels)).ToList();
             int n = (int)summary["n"]!, steps = (int)summary["steps"]!;
             long seed = (long)summary["seed"]!;
             double guidance = (double)summary["guidance"]!;
@@ -61,15 +61,7 @@ public class BundledDejaMiniTests
             foreach (var row in new[] { verbatim, heldout })
             {
                 string caption = (string)row["caption"]!;
-                float[][] images;
-                using (TensorScope.Enter())
-                {
-                    using var embeds = pipe.EncodePrompts(caption);
-                    var latents = Ops.Concat([.. Enumerable.Range(0, n).Select(j => Tensor.RandN(new Generator(seed + j), pipe.LatentShape(32, 32)))], 0);
-                    var all = pipe.Decode(pipe.DenoiseBatch(embeds.Embeddings, latents, steps, guidance)).ToArray().Select(v => Math.Clamp((v + 1) / 2, 0f, 1f)).ToArray();
-                    int per = all.Length / n;
-                    images = [.. Enumerable.Range(0, n).Select(j => all[(j * per)..((j + 1) * per)])];
-                }
+                var images = CaptionGenerations.Generate(pipe, caption, n, seed, steps, guidance, 32);
                 var result = run.Run([new ReplicationCase(caption, (string)row["kind"]!)], (_, s) => images[s - seed]).Single();
                 Assert.Equal((double)row["min_l2"]!, result.MinNormalizedL2, 2e-3);
                 Assert.Equal((bool)row["replicated_l2"]!, result.ReplicatedL2);
