@@ -17,7 +17,7 @@ public static class TrainedModelExport
     {
         ["_class_name"] = "DDIMScheduler", ["_diffusers_version"] = "0.25.1",
         ["beta_end"] = Trainer.ScheduleSpec.BetaEnd, ["beta_schedule"] = Trainer.ScheduleSpec.Name, ["beta_start"] = Trainer.ScheduleSpec.BetaStart,
-        ["clip_sample"] = false, ["num_train_timesteps"] = 1000, ["prediction_type"] = "epsilon",
+        ["clip_sample"] = false, ["num_train_timesteps"] = Trainer.ScheduleSpec.TrainSteps, ["prediction_type"] = "epsilon",
         ["set_alpha_to_one"] = false, ["steps_offset"] = 1, ["trained_betas"] = null,
     }.ToJsonString(new() { WriteIndented = true });
 

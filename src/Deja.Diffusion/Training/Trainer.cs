@@ -32,8 +32,8 @@ public sealed class Trainer
     /// mean what they mean on SD. See <see cref="TrainerOptions.OffsetNoise"/> for why pixel-space
     /// training needs offset noise on top of it.
     /// </summary>
-    public static readonly (string Name, double BetaStart, double BetaEnd) ScheduleSpec = ("scaled_linear", 0.00085, 0.012);
-    public NoiseSchedule Schedule { get; } = NoiseSchedule.Create(ScheduleSpec.Name, 1000, ScheduleSpec.BetaStart, ScheduleSpec.BetaEnd);
+    public static readonly (string Name, int TrainSteps, double BetaStart, double BetaEnd) ScheduleSpec = ("scaled_linear", 1000, 0.00085, 0.012);
+    public NoiseSchedule Schedule { get; } = NoiseSchedule.Create(ScheduleSpec.Name, ScheduleSpec.TrainSteps, ScheduleSpec.BetaStart, ScheduleSpec.BetaEnd);
     public int Step { get; private set; }
 
     readonly AdamW optimizer;
