@@ -94,7 +94,7 @@ public static unsafe class Blas
             if (NativeLibrary.TryGetExport(handle, "openblas_get_corename", out var n))
                 getCorename = (delegate* unmanaged<byte*>)n;
             libraryPath = c;
-            if (setThreads != null) setThreads(Threading.Threads);
+            if (setThreads != null) setThreads(OwnThreads(Threading.Threads));
             return;
         }
         Console.Error.WriteLine(MissingMessage(Candidates()));
@@ -121,10 +121,13 @@ public static unsafe class Blas
         "conv2d, attention) use Deja's managed kernels, which are several times slower. " +
         "Install it with: apt-get install libopenblas0-pthread, or point DEJA_OPENBLAS_PATH at libopenblas.";
 
+    /// <summary>OpenBLAS's own thread count for Deja's setting: 1 when Deja partitions GEMMs itself.</summary>
+    static int OwnThreads(int dejaThreads) => Gemm.DejaPartitions ? 1 : dejaThreads;
+
     internal static void SetThreads(int n)
     {
         if (!initialized) return; // applied at load
-        if (setThreads != null) setThreads(n);
+        if (setThreads != null) setThreads(OwnThreads(n));
     }
 
     /// <summary>Row-major C = alpha·op(A)·op(B) + beta·C through cblas_sgemm. Caller checks sizes.</summary>

@@ -168,6 +168,16 @@ internal static unsafe class ConvKernels
             }
             total = Vector512.Sum((a0 + a1) + (a2 + a3));
         }
+        else if (Vector256.IsHardwareAccelerated && length >= 32)
+        {
+            Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+            for (; i + 32 <= length; i += 32)
+            {
+                a0 += Vector256.Load(p + i); a1 += Vector256.Load(p + i + 8);
+                a2 += Vector256.Load(p + i + 16); a3 += Vector256.Load(p + i + 24);
+            }
+            total = Vector256.Sum((a0 + a1) + (a2 + a3));
+        }
         for (; i < length; i++) total += p[i];
         return total;
     }

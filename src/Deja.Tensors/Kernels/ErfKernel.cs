@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -9,6 +10,7 @@ namespace Deja.Tensors.Kernels;
 /// TensorPrimitives has no erf, and the usual float approximations are good to ~1e-6; these are
 /// evaluated in double internally, so erf is within about half a float ulp (≤ 6e-8 relative). Φ and GELU
 /// in their left tail, where they are erfc-sized, are within 2e-7 (float exp's error shows there).
+/// Vector512, Vector&lt;T&gt; (AVX2/NEON) and scalar paths evaluate the same formulas (<see cref="SimdPath"/>).
 ///
 /// Two regimes, both fitted by Chebyshev interpolation (mpmath, 40 digits) and converted to monomials:
 ///   |x| &lt; 1:  erf(x) = x·P(x²), P of degree 7, relative error 3e-11;
@@ -37,8 +39,11 @@ public static class ErfKernel
 
     enum Mode { Erf, Cdf, Gelu }
 
-    /// <summary>Whether to use the AVX-512 path (else scalar double); switchable so tests cover both.</summary>
-    internal static bool UseVectors = Vector512.IsHardwareAccelerated && Avx512F.IsSupported;
+    static SimdPath path = Simd.Best;
+
+    /// <summary>The instruction width in use (default: the widest the CPU runs); tests switch it to cover
+    /// every path. Every path evaluates the same double-precision formulas.</summary>
+    internal static SimdPath Path { get => path; set => path = Simd.Check(value); }
 
     /// <summary>y = erf(x).</summary>
     public static void Apply(ReadOnlySpan<float> x, Span<float> y) => Run(x, y, Mode.Erf);
@@ -82,7 +87,8 @@ public static class ErfKernel
     {
         if (y.Length < x.Length) throw new ArgumentException("erf: destination is shorter than the source");
         int i = 0;
-        if (UseVectors)
+        if (path == SimdPath.Vector) { RunVector(x, y, mode); return; }
+        if (path == SimdPath.Vector512)
         {
             for (; i + 16 <= x.Length; i += 16)
                 Block16(Vector512.Create(x.Slice(i, 16)), mode).CopyTo(y.Slice(i, 16));
@@ -98,6 +104,93 @@ public static class ErfKernel
             return;
         }
         for (; i < x.Length; i++) y[i] = (float)ScalarMode(x[i], mode);
+    }
+
+    /// <summary>The same arithmetic as <see cref="Block16"/> at the platform's Vector&lt;T&gt; width (8 floats
+    /// with AVX2, 4 with NEON); the tail goes through a padded block too.</summary>
+    static void RunVector(ReadOnlySpan<float> x, Span<float> y, Mode mode)
+    {
+        int w = Vector<float>.Count, i = 0;
+        for (; i + w <= x.Length; i += w)
+            BlockVector(new Vector<float>(x.Slice(i, w)), mode).CopyTo(y.Slice(i, w));
+        if (i < x.Length)
+        {
+            Span<float> pad = stackalloc float[w];
+            pad.Clear();
+            x[i..].CopyTo(pad);
+            BlockVector(new Vector<float>(pad), mode).CopyTo(pad);
+            pad[..(x.Length - i)].CopyTo(y[i..]);
+        }
+    }
+
+    static Vector<float> BlockVector(Vector<float> xf, Mode mode)
+    {
+        Vector.Widen(xf, out Vector<double> xlo, out Vector<double> xhi);
+        if (mode != Mode.Erf)
+        {
+            xlo *= new Vector<double>(InvSqrt2);
+            xhi *= new Vector<double>(InvSqrt2);
+        }
+        var clamp = new Vector<double>(Clamp);
+        var alo = Vector.Min(Vector.Abs(xlo), clamp);
+        var ahi = Vector.Min(Vector.Abs(xhi), clamp);
+        var slo = alo * alo;
+        var shi = ahi * ahi;
+        var sf = Vector.Narrow(slo, shi);
+        Vector.Widen(sf, out Vector<double> sflo, out Vector<double> sfhi);
+        Vector.Widen(Vector.Exp(-sf), out Vector<double> elo, out Vector<double> ehi);
+        elo *= Vector<double>.One - (slo - sflo);
+        ehi *= Vector<double>.One - (shi - sfhi);
+        var rlo = FinishVector(xlo, alo, slo, elo, mode);
+        var rhi = FinishVector(xhi, ahi, shi, ehi, mode);
+        if (mode == Mode.Gelu)
+        {
+            Vector.Widen(xf, out Vector<double> olo, out Vector<double> ohi);
+            rlo *= olo;
+            rhi *= ohi;
+        }
+        var r = Vector.Narrow(rlo, rhi);
+        return Vector.ConditionalSelect(Vector.Equals(xf, xf), r, xf);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector<double> FinishVector(Vector<double> u, Vector<double> au, Vector<double> s, Vector<double> e, Mode mode)
+    {
+        var p = new Vector<double>(P7);
+        p = Vector.FusedMultiplyAdd(p, s, new Vector<double>(P6));
+        p = Vector.FusedMultiplyAdd(p, s, new Vector<double>(P5));
+        p = Vector.FusedMultiplyAdd(p, s, new Vector<double>(P4));
+        p = Vector.FusedMultiplyAdd(p, s, new Vector<double>(P3));
+        p = Vector.FusedMultiplyAdd(p, s, new Vector<double>(P2));
+        p = Vector.FusedMultiplyAdd(p, s, new Vector<double>(P1));
+        p = Vector.FusedMultiplyAdd(p, s, new Vector<double>(P0));
+        var small = p * u;
+
+        // AVX2 has no double reciprocal estimate; one division (four lanes) serves both 1/(a+2) and 1/a.
+        var two = new Vector<double>(2.0);
+        var ap2 = au + two;
+        var r = Vector<double>.One / (au * ap2);
+        var y = (au - two) * au * r;
+        var q = new Vector<double>(S11);
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S10));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S9));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S8));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S7));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S6));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S5));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S4));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S3));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S2));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S1));
+        q = Vector.FusedMultiplyAdd(q, y, new Vector<double>(S0));
+        var erfc = e * q * (ap2 * r);
+
+        var isSmall = Vector.LessThan(au, Vector<double>.One);
+        if (mode == Mode.Erf)
+            return Vector.ConditionalSelect(isSmall, small, Vector.CopySign(Vector<double>.One - erfc, u));
+        var half = new Vector<double>(0.5);
+        var tail = Vector.ConditionalSelect(Vector.LessThan(u, Vector<double>.Zero), half * erfc, Vector<double>.One - half * erfc);
+        return Vector.ConditionalSelect(isSmall, half + half * small, tail);
     }
 
     static Vector512<float> Block16(Vector512<float> xf, Mode mode)
@@ -136,6 +229,9 @@ public static class ErfKernel
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector512<double> Reciprocal(Vector512<double> d)
     {
+        // only reached on the Vector512 path, which Simd.Best picks only where AVX-512 runs; the check
+        // keeps a forced path on another CPU an exception instead of an illegal instruction
+        if (!Avx512F.IsSupported) return Vector512<double>.One / d;
         var r = Avx512F.Reciprocal14(d);
         var e = Vector512.FusedMultiplyAdd(-d, r, Vector512<double>.One);
         r = Vector512.FusedMultiplyAdd(r, e, r);

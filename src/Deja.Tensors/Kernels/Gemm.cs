@@ -6,11 +6,48 @@ namespace Deja.Tensors.Kernels;
 /// <summary>
 /// Row-major single-precision GEMM, C = alpha·op(A)·op(B) + beta·C, through OpenBLAS when it is
 /// loaded and Deja's managed blocked kernel otherwise. op(X) is X or its transpose.
+///
+/// Thread-count invariance. OpenBLAS's own threading splits C among its threads, and with its AVX2
+/// (Haswell/Zen) kernels an element's value depends on where the split falls (edge tiles accumulate
+/// in another order), so 1 and 2 threads differ in the 6th digit. Deja therefore splits a large GEMM
+/// itself into column (or row) panels whose boundaries depend only on the shape (<see cref="Panels"/>),
+/// runs the panels on its own threads, and calls OpenBLAS single-threaded on each: any thread count
+/// gives the same bits. DEJA_GEMM=blas restores OpenBLAS's own threading (faster on no CPU we
+/// measured; kept for comparison, and it gives up the invariance).
 /// </summary>
 public static unsafe class Gemm
 {
     /// <summary>Forces the managed kernel even when OpenBLAS is present (tests, comparisons).</summary>
     public static bool ForceManaged { get; set; }
+
+    /// <summary>True (default) when Deja partitions GEMMs itself into shape-determined panels and keeps
+    /// OpenBLAS single-threaded; false with DEJA_GEMM=blas.</summary>
+    public static bool DejaPartitions { get; } =
+        !string.Equals(Environment.GetEnvironmentVariable("DEJA_GEMM"), "blas", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Most panels a GEMM is cut into: enough to balance 2–8 threads.</summary>
+    const int MaxPanels = 8;
+    /// <summary>Least work (multiply-adds) per panel; below it a panel costs more in calls and repacking
+    /// of the shared operand than it gains in parallelism.</summary>
+    const long MinPanelWork = 1L << 21;
+    /// <summary>Panel widths are multiples of this (OpenBLAS's widest register tiles divide it).</summary>
+    const int PanelAlign = 64;
+
+    /// <summary>
+    /// How a GEMM of this shape is split: along the columns of C when n ≥ m, else along its rows, into
+    /// at most <see cref="MaxPanels"/> panels of equal aligned width. A function of (m, n, k) only.
+    /// </summary>
+    internal static (bool alongColumns, int panel, int count) Panels(int m, int n, int k)
+    {
+        bool cols = n >= m;
+        int extent = cols ? n : m;
+        long work = (long)m * n * k;
+        int wanted = (int)Math.Clamp(work / MinPanelWork, 1, MaxPanels);
+        int panel = (extent + wanted - 1) / wanted;
+        panel = (panel + PanelAlign - 1) / PanelAlign * PanelAlign;
+        if (panel >= extent) return (cols, extent, 1);
+        return (cols, panel, (extent + panel - 1) / panel);
+    }
 
     public static void Sgemm(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
@@ -36,9 +73,37 @@ public static unsafe class Gemm
             return;
         }
         if (!ForceManaged && Blas.Available)
-            Blas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        {
+            if (DejaPartitions) Partitioned(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            else Blas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        }
         else
             Managed(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    }
+
+    /// <summary>OpenBLAS (single-threaded) on each panel of <see cref="Panels"/>, the panels in parallel.</summary>
+    static void Partitioned(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
+    {
+        var (alongColumns, panel, count) = Panels(m, n, k);
+        if (count == 1) { Blas.Sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc); return; }
+        nint A = (nint)a, B = (nint)b, C = (nint)c;
+        Threading.For(count, p =>
+        {
+            int start = p * panel, size = Math.Min(panel, (alongColumns ? n : m) - start);
+            if (alongColumns)
+            {
+                // columns [start, start+size) of op(B) and of C
+                float* bp = (float*)B + (transB ? (long)start * ldb : start);
+                Blas.Sgemm(transA, transB, m, size, k, alpha, (float*)A, lda, bp, ldb, beta, (float*)C + start, ldc);
+            }
+            else
+            {
+                // rows [start, start+size) of op(A) and of C
+                float* ap = (float*)A + (transA ? start : (long)start * lda);
+                Blas.Sgemm(transA, transB, size, n, k, alpha, ap, lda, (float*)B, ldb, beta, (float*)C + (long)start * ldc, ldc);
+            }
+        });
     }
 
     static void Check(bool transA, bool transB, int m, int n, int k, int aLen, int lda, int bLen, int ldb, int cLen, int ldc)

@@ -1,10 +1,12 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace Deja.Tensors.Kernels;
 
-/// <summary>Strided row copies for the conv layout with stride &gt; 1 (SIMD for stride 2).</summary>
+/// <summary>Strided row copies for the conv layout with stride &gt; 1: SIMD for stride 2 with AVX-512,
+/// AVX2 or NEON, scalar elsewhere (the results are copies, identical on every path).</summary>
 internal static unsafe class Strided
 {
     // kernels are compiled fully optimized at once: tier-0 code would distort the first calls
@@ -26,6 +28,22 @@ internal static unsafe class Strided
                 var b = Avx512F.LoadVector512(src + 2 * k + 16);
                 Avx512F.Store(dst + k, Avx512F.PermuteVar16x32x2(a, even, b));
             }
+        }
+        else if (step == 2 && Avx2.IsSupported)
+        {
+            for (; k + 8 <= count; k += 8)
+            {
+                var a = Avx.LoadVector256(src + 2 * k);
+                var b = Avx.LoadVector256(src + 2 * k + 8);
+                // even lanes per 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs reordered
+                var mixed = Avx.Shuffle(a, b, 0b10_00_10_00);
+                Avx.Store(dst + k, Avx2.Permute4x64(mixed.AsDouble(), 0b11_01_10_00).AsSingle());
+            }
+        }
+        else if (step == 2 && AdvSimd.Arm64.IsSupported)
+        {
+            for (; k + 4 <= count; k += 4)
+                AdvSimd.Store(dst + k, AdvSimd.Arm64.UnzipEven(AdvSimd.LoadVector128(src + 2 * k), AdvSimd.LoadVector128(src + 2 * k + 4)));
         }
         for (; k < count; k++) dst[k] = src[(long)k * step];
     }
@@ -52,6 +70,29 @@ internal static unsafe class Strided
                 var vb = Avx512F.LoadVector512(b + k);
                 Avx512F.Store(dst + 2 * k, Avx512F.PermuteVar16x32x2(va, lo, vb));
                 Avx512F.Store(dst + 2 * k + 16, Avx512F.PermuteVar16x32x2(va, hi, vb));
+            }
+        }
+        else if (Avx.IsSupported)
+        {
+            for (; k + 8 <= count; k += 8)
+            {
+                var va = Avx.LoadVector256(a + k);
+                var vb = Avx.LoadVector256(b + k);
+                // per 128-bit half: lo = a0 b0 a1 b1 | a4 b4 a5 b5, hi = a2 b2 a3 b3 | a6 b6 a7 b7
+                var lo = Avx.UnpackLow(va, vb);
+                var hi = Avx.UnpackHigh(va, vb);
+                Avx.Store(dst + 2 * k, Avx.Permute2x128(lo, hi, 0x20));
+                Avx.Store(dst + 2 * k + 8, Avx.Permute2x128(lo, hi, 0x31));
+            }
+        }
+        else if (AdvSimd.Arm64.IsSupported)
+        {
+            for (; k + 4 <= count; k += 4)
+            {
+                var va = AdvSimd.LoadVector128(a + k);
+                var vb = AdvSimd.LoadVector128(b + k);
+                AdvSimd.Store(dst + 2 * k, AdvSimd.Arm64.ZipLow(va, vb));
+                AdvSimd.Store(dst + 2 * k + 4, AdvSimd.Arm64.ZipHigh(va, vb));
             }
         }
         for (; k < count; k++) { dst[2 * k] = a[k]; dst[2 * k + 1] = b[k]; }

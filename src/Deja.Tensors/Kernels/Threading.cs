@@ -2,9 +2,9 @@ namespace Deja.Tensors.Kernels;
 
 /// <summary>
 /// How many threads Deja's kernels use: env DEJA_THREADS, default = the number of cores.
-/// The same number is given to OpenBLAS, and Deja never calls BLAS from inside its own parallel
-/// loops, so the two never oversubscribe the cores. Work is split into chunks whose boundaries do
-/// not depend on the thread count, so results are the same for any setting.
+/// OpenBLAS runs single-threaded inside Deja's loops (see <see cref="Gemm"/>), so the two never
+/// oversubscribe the cores. Work is split into chunks whose boundaries do not depend on the thread
+/// count, so results are the same for any setting.
 /// </summary>
 public static class Threading
 {
@@ -30,12 +30,25 @@ public static class Threading
         }
     }
 
+    /// <summary>Set on a thread while it runs a body of a parallel loop: loops started inside it (a
+    /// partitioned GEMM inside an attention task) run inline instead of oversubscribing the cores.
+    /// Their chunking is unchanged, so results are too.</summary>
+    [ThreadStatic] static bool insideParallel;
+
     /// <summary>Runs body(i) for i in [0, count), in parallel when more than one thread is allowed.</summary>
     public static void For(int count, Action<int> body)
     {
         if (count <= 0) return;
-        if (threads == 1 || count == 1) { for (int i = 0; i < count; i++) body(i); return; }
-        Parallel.For(0, count, options, body);
+        if (threads == 1 || count == 1 || insideParallel) { for (int i = 0; i < count; i++) body(i); return; }
+        Parallel.For(0, count, options, i => Nested(body, i));
+    }
+
+    static void Nested(Action<int> body, int i)
+    {
+        bool outer = insideParallel;
+        insideParallel = true;
+        try { body(i); }
+        finally { insideParallel = outer; }
     }
 
     /// <summary>
@@ -46,7 +59,7 @@ public static class Threading
     {
         if (length <= 0) return;
         int n = (length + chunk - 1) / chunk;
-        if (n == 1 || threads == 1) { for (int c = 0; c < n; c++) body(c * chunk, Math.Min(length, (c + 1) * chunk)); return; }
-        Parallel.For(0, n, options, c => body(c * chunk, Math.Min(length, (c + 1) * chunk)));
+        if (n == 1 || threads == 1 || insideParallel) { for (int c = 0; c < n; c++) body(c * chunk, Math.Min(length, (c + 1) * chunk)); return; }
+        Parallel.For(0, n, options, c => Nested(i => body(i * chunk, Math.Min(length, (i + 1) * chunk)), c));
     }
 }

@@ -4,6 +4,8 @@ using Deja.Tensors.Kernels;
 
 namespace Deja.Diffusion.Tests.UNet;
 
+// Switching the process-wide SIMD path must not race with tests that compare runs bit for bit.
+[Collection(ThreadSensitive.Name)]
 public class GegluKernelTests
 {
     /// <summary>x·Φ(x) with Φ from a double-precision erfc (Taylor series near 0, continued fraction in the tail).</summary>
@@ -30,7 +32,33 @@ public class GegluKernelTests
     }
 
     [Fact]
-    public void GatedGeluMatchesDoublePrecisionInBothTails()
+    public void GatedGeluMatchesDoublePrecisionInBothTails() => MatchesDoublePrecision(GegluKernel.Path);
+
+    [Fact]
+    public void ScalarPathMatchesDoublePrecision() => MatchesDoublePrecision(SimdPath.Scalar);
+
+    [SimdFact(SimdPath.Vector)]
+    public void VectorPathMatchesDoublePrecision() => MatchesDoublePrecision(SimdPath.Vector);
+
+    [SimdFact(SimdPath.Vector512)]
+    public void Vector512PathMatchesDoublePrecision() => MatchesDoublePrecision(SimdPath.Vector512);
+
+    [Fact]
+    public void EveryPathGivesTheSpecialValues()
+    {
+        foreach (var path in Enum.GetValues<SimdPath>().Where(Simd.Supports))
+            OnPath(path, SpecialValuesFollowPyTorch);
+    }
+
+    static void OnPath(SimdPath path, Action body)
+    {
+        var old = GegluKernel.Path;
+        GegluKernel.Path = path;
+        try { body(); }
+        finally { GegluKernel.Path = old; }
+    }
+
+    static void MatchesDoublePrecision(SimdPath path) => OnPath(path, () =>
     {
         // 1001 points: the vector body and the scalar tail both run
         int n = 1001;
@@ -44,9 +72,9 @@ public class GegluKernelTests
             double expected = value[i] * GeluReference(gate[i]);
             double err = Math.Abs(output[i] - expected);
             // float's rounding of x² costs exp(−x²/2) a relative x²/2·6e-8 in the far tail
-            Assert.True(err <= (1e-6 + 1e-7 * gate[i] * gate[i]) * Math.Abs(expected) + 1e-37, $"gate {gate[i]}: expected {expected:G9}, got {output[i]:G9}");
+            Assert.True(err <= (1e-6 + 1e-7 * gate[i] * gate[i]) * Math.Abs(expected) + 1e-37, $"{path} gate {gate[i]}: expected {expected:G9}, got {output[i]:G9}");
         }
-    }
+    });
 
     [Fact]
     public void GatedGeluAgreesWithTheEngineGelu()

@@ -1,5 +1,7 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using Deja.Tensors.Kernels;
 
 namespace Deja.Diffusion.Models.UNet;
 
@@ -8,7 +10,8 @@ namespace Deja.Diffusion.Models.UNet;
 /// GELU. Φ(x) = erfc(−x/√2)/2 is evaluated in float with the Chebyshev-fitted erfc of Numerical
 /// Recipes (erfc(a) = t·exp(−a² + P(t)), t = 1/(1 + a/2), relative error below 1.2e-7 for every a ≥ 0),
 /// so Φ keeps its relative precision in both tails. It is several times faster than a double-precision
-/// erf, which matters because the UNet evaluates it some 10⁸ times per forward.
+/// erf, which matters because the UNet evaluates it some 10⁸ times per forward. The Vector512,
+/// Vector&lt;T&gt; (AVX2: 8 lanes, NEON: 4) and scalar paths evaluate the same float formula.
 /// </summary>
 internal static class GegluKernel
 {
@@ -16,11 +19,23 @@ internal static class GegluKernel
     const float C0 = -1.26551223f, C1 = 1.00002368f, C2 = 0.37409196f, C3 = 0.09678418f, C4 = -0.18628806f,
         C5 = 0.27886807f, C6 = -1.13520398f, C7 = 1.48851587f, C8 = -0.82215223f, C9 = 0.17087277f;
 
+    static SimdPath path = Simd.Best;
+
+    /// <summary>The instruction width in use (default: the widest the CPU runs); tests switch it.</summary>
+    internal static SimdPath Path { get => path; set => path = Simd.Check(value); }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Apply(ReadOnlySpan<float> value, ReadOnlySpan<float> gate, Span<float> output)
     {
         int n = output.Length, i = 0;
-        if (Vector512.IsHardwareAccelerated)
+        if (path == SimdPath.Vector)
+            for (; i <= n - Vector<float>.Count; i += Vector<float>.Count)
+            {
+                var g = new Vector<float>(gate.Slice(i, Vector<float>.Count));
+                var v = new Vector<float>(value.Slice(i, Vector<float>.Count));
+                (v * g * Phi(g)).CopyTo(output.Slice(i, Vector<float>.Count));
+            }
+        else if (path == SimdPath.Vector512)
             for (; i <= n - Vector512<float>.Count; i += Vector512<float>.Count)
             {
                 var g = Vector512.Create(gate.Slice(i, Vector512<float>.Count));
@@ -50,6 +65,26 @@ internal static class GegluKernel
         // half of erfc(|x|/√2): Φ(x) for x ≤ 0, 1 − Φ(x) for x > 0
         var tail = Vector512.Create(0.5f) * t * Vector512.Exp(p - a * a);
         phi = Vector512.ConditionalSelect(Vector512.GreaterThan(x, Vector512<float>.Zero), one - tail, tail);
+    }
+
+    /// <summary>Φ(x) at Vector&lt;T&gt; width: the same operations as the 16-lane version.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector<float> Phi(Vector<float> x)
+    {
+        var one = Vector<float>.One;
+        var a = Vector.Abs(x) * InvSqrt2;
+        var t = one / Vector.FusedMultiplyAdd(a, new Vector<float>(0.5f), one);
+        var p = Vector.FusedMultiplyAdd(t, new Vector<float>(C9), new Vector<float>(C8));
+        p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(C7));
+        p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(C6));
+        p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(C5));
+        p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(C4));
+        p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(C3));
+        p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(C2));
+        p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(C1));
+        p = Vector.FusedMultiplyAdd(t, p, new Vector<float>(C0));
+        var tail = new Vector<float>(0.5f) * t * Vector.Exp(p - a * a);
+        return Vector.ConditionalSelect(Vector.GreaterThan(x, Vector<float>.Zero), one - tail, tail);
     }
 
     static float Phi(float x)
