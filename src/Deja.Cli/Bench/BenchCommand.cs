@@ -15,6 +15,7 @@ public static class BenchCommand
         bench.Subcommands.Add(UNetBench.Command());
         bench.Subcommands.Add(DetectBench.Command());
         bench.Subcommands.Add(TrainBench.Command());
+        bench.Subcommands.Add(DeterminismBench.Command());
         return bench;
     }
 }
