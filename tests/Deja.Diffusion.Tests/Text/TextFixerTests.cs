@@ -2,7 +2,7 @@ using Deja.Diffusion.Text.Ftfy;
 
 namespace Deja.Diffusion.Tests.Text;
 
-/// <summary>The ftfy 6.1.1 subset; expected values are what ftfy.fix_text returns.</summary>
+/// <summary>ftfy 6.1.1's fixes other than mojibake repair (see MojibakeRepairTests); expected values are what ftfy.fix_text returns.</summary>
 public class TextFixerTests
 {
     [Theory]

@@ -5,22 +5,18 @@ using Deja.Diffusion.Text.Unicode;
 namespace Deja.Diffusion.Text.Ftfy;
 
 /// <summary>
-/// The part of <c>ftfy.fix_text</c> (ftfy 6.1.1, default configuration) that the CLIP tokenizer sees on
-/// prompts: HTML entity unescaping, C1 controls read as Windows-1252, Latin ligatures, character width,
-/// curly quotes, line breaks, lone surrogates, terminal escapes, control characters and NFC, repeated
-/// until nothing changes.
-/// <para>
-/// Not ported: ftfy's mojibake detection and repair (<c>fix_encoding</c>, e.g. "â€™" → "’"), a
-/// heuristic over many encodings. Text that ftfy would judge to be mojibake is left as it is here and
-/// may tokenize differently from the reference; none of the bundled benchmark prompts is affected.
-/// </para>
+/// <c>ftfy.fix_text</c> as ftfy 6.1.1 runs it by default, which is what the reference CLIP tokenizer
+/// applies to prompts: HTML entity unescaping, mojibake repair (<see cref="EncodingFixer"/>, e.g. "â€™" →
+/// "’"), C1 controls read as Windows-1252, Latin ligatures, character width, curly quotes, line breaks,
+/// lone surrogates, terminal escapes, control characters and NFC, in that order, repeated until nothing
+/// changes, line by line.
 /// </summary>
 public static class TextFixer
 {
     // ftfy fixes text in segments of at most this many characters, normally one line each.
     const int MaxSegmentLength = 1_000_000;
 
-    /// <summary>ftfy.fix_text(text) restricted to the fixes listed on the class.</summary>
+    /// <summary>ftfy.fix_text(text) with ftfy's default configuration.</summary>
     public static string FixText(string text)
     {
         var output = new StringBuilder(text.Length);
@@ -46,6 +42,7 @@ public static class TextFixer
         {
             string original = text;
             if (unescapeHtml) text = HtmlEntities.Unescape(text);
+            text = EncodingFixer.FixEncoding(text);
             text = FixC1Controls(text);
             text = FixLatinLigatures(text);
             text = FixCharacterWidth(text);

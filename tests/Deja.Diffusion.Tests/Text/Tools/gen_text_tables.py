@@ -9,7 +9,8 @@ environment and frozen here as data:
 
   * which code points `[\\p{L}]` / `[\\p{N}]` match in the `regex` module (with IGNORECASE, as CLIP compiles it),
     and which the `\\s` of the regex module matches;
-  * which code points str.isspace() accepts (str.strip());
+  * which code points str.isspace() accepts (str.strip()), and which the `\\w` of Python's `re` matches
+    (ftfy's mojibake heuristic);
   * str.lower()'s per-code-point mapping and the two properties of its final-sigma rule;
   * the canonical decompositions, combining classes and composition exclusions that NFC needs;
   * the fullwidth/halfwidth map (NFKC of U+FF01..U+FFEF), the HTML5 entity names and the numeric
@@ -21,6 +22,7 @@ Run with Debian's /usr/bin/python3 (3.11) and python3-regex installed:
 import html
 import html.entities
 import os
+import re
 import sys
 import unicodedata
 
@@ -95,6 +97,10 @@ def main():
     unmatched = ranges(lambda cp: not (letter.match(chr(cp)) or number.match(chr(cp))
                                        or other.match(chr(cp)) or space.match(chr(cp))))
     python_spaces = ranges(lambda cp: chr(cp).isspace())
+    # ftfy's heuristic uses the `re` module: its \s is str.isspace() (checked), its \w is alnum or '_'.
+    re_space, re_word = re.compile(r"\s"), re.compile(r"\w")
+    assert ranges(lambda cp: re_space.match(chr(cp)) is not None) == python_spaces
+    python_words = ranges(lambda cp: re_word.match(chr(cp)) is not None)
 
     lower_from, lower_to = [], []
     for cp in range(MAX):
@@ -171,6 +177,7 @@ def main():
     out.append(span("UnmatchedRanges", "Inclusive ranges no alternative of the CLIP pattern matches (dropped by findall).", flat(unmatched)))
     out.append(span("RegexSpaceRanges", "Inclusive ranges matched by <c>\\s</c> in the regex module.", flat(regex_spaces)))
     out.append(span("PythonSpaceRanges", "Inclusive ranges accepted by Python's str.isspace().", flat(python_spaces)))
+    out.append(span("PythonWordRanges", "Inclusive ranges matched by <c>\\w</c> in Python's re module (str patterns).", flat(python_words)))
     out.append(span("LowercaseFrom", "Code points that str.lower() maps to one other code point (sorted; Σ and İ excluded).", lower_from))
     out.append(span("LowercaseTo", "The targets of <see cref=\"LowercaseFrom\"/>.", lower_to))
     out.append(span("CaseIgnorableRanges", "Inclusive ranges CPython's final-sigma rule skips (case-ignorable).", flat(ignorable)))

@@ -10,8 +10,8 @@ and Debian's python3-regex, the versions the goldens were made with. Needs a che
 
     /usr/bin/python3 tests/Deja.Diffusion.Tests/Text/Tools/make_oracle_data.py /path/to/python-ftfy
 
-Strings that ftfy treats as mojibake are left out of oracle_cases.jsonl: repairing mojibake is outside
-the C# port (see TextFixer).
+Strings that ftfy treats as mojibake are left out of oracle_cases.jsonl (so that it stays as it was made
+before the C# port repaired mojibake); make_ftfy_data.py writes the mojibake cases.
 """
 import glob
 import json
