@@ -16,6 +16,7 @@ public static class BenchCommand
         bench.Subcommands.Add(DetectBench.Command());
         bench.Subcommands.Add(TrainBench.Command());
         bench.Subcommands.Add(DeterminismBench.Command());
+        bench.Subcommands.Add(EnvironmentReport.Command());
         return bench;
     }
 }

@@ -66,7 +66,10 @@ public class PipelineParityTests(ITestOutputHelper log)
         using var cat = pipe.TextEncoder.EncodePrompts(["a cat"]);
         using var dog = pipe.TextEncoder.EncodePrompts(["a dog"]);
         Assert.Equal([2, 77, 32], both.Embeddings.Shape);
-        TinyPipelines.Near(dog.Embeddings, Ops.Narrow(both.Embeddings, 0, 0, 1), 1e-6, 0, "negative row");
-        TinyPipelines.Near(cat.Embeddings, Ops.Narrow(both.Embeddings, 0, 1, 1), 1e-6, 0, "prompt row");
+        // Encoding two prompts in one batch changes the products' row blocking, so the rows agree within
+        // the determinism contract's batch tolerance (README), not bit for bit: measured 1.0e-6 at |x| ≈ 0.5
+        // with OpenBLAS's AVX2 kernels, 0 with its AVX-512 ones.
+        TinyPipelines.Near(dog.Embeddings, Ops.Narrow(both.Embeddings, 0, 0, 1), 1e-5, 0, "negative row");
+        TinyPipelines.Near(cat.Embeddings, Ops.Narrow(both.Embeddings, 0, 1, 1), 1e-5, 0, "prompt row");
     }
 }
