@@ -7,6 +7,7 @@ using Deja.Diffusion.Text;
 using Deja.Memorization.Detection;
 using Deja.Memorization.Evaluation;
 using Deja.Memorization.Models;
+using Deja.Tensors;
 
 namespace Deja.Cli;
 
@@ -71,7 +72,7 @@ public static class DetectCommand
             })).ToArray();
             var policyValue = DetectorOptions.ParsePolicy(pr.GetValue(policy)!);
             if (pr.GetValue(model) is null && pr.GetValue(prompts) is null)
-                return RunBenchmark(detectors, pr.GetValue(n), pr.GetValue(seed), policyValue, pr.GetValue(batch), pr.GetValue(output) ?? "deja-mini-detect");
+                return RunBenchmark(detectors, pr.GetValue(n), pr.GetValue(seed), policyValue, pr.GetValue(batch), pr.GetValue(output));
             if (pr.GetValue(model) is null) throw new ArgumentException("--model is required with --prompts (without both, deja detect runs the bundled deja-mini benchmark)");
             if (pr.GetValue(output) is null) throw new ArgumentException("--out is required: the JSONL file to write the scores to");
             return Run(pr.GetValue(model)!, pr.GetValue(prompts), detectors, pr.GetValue(n), pr.GetValue(seed), policyValue,
@@ -117,20 +118,21 @@ public static class DetectCommand
         if (n < 1) throw new ArgumentException($"--n must be at least 1, got {n}");
         if (limit is < 1) throw new ArgumentException($"--limit must be at least 1, got {limit}");
         if (latentsPath is not null && n != 1) throw new ArgumentException("--n is taken from the --latents file; do not give both");
+        OutputPath.CheckFile(outPath, "--out", OutputUse.Append);
 
         var clock = Stopwatch.StartNew();
         var view = OpenModel(modelSpec, family, imageSize);
-        List<string> prompts;
+        List<string> allPrompts;
         if (promptPath is not null)
         {
             var file = PromptFile.Read(promptPath);
             if (file.BlankLines.Count > 0)
                 Console.Error.WriteLine($"deja detect: skipped {file.BlankLines.Count} blank line(s) of {promptPath} (line {string.Join(", ", file.BlankLines.Take(5))}{(file.BlankLines.Count > 5 ? ", ..." : "")})");
-            prompts = file.Prompts.Select(p => p.Text).ToList();
+            allPrompts = file.Prompts.Select(p => p.Text).ToList();
         }
-        else if (view is GaussianMixtureModel analytic) prompts = analytic.Conditions.Select(c => c.Prompt).ToList();
+        else if (view is GaussianMixtureModel analytic) allPrompts = analytic.Conditions.Select(c => c.Prompt).ToList();
         else throw new ArgumentException("--prompts is required for a Stable Diffusion model");
-        if (limit is { } l && l < prompts.Count) prompts = prompts.Take(l).ToList();
+        var prompts = limit is { } l && l < allPrompts.Count ? allPrompts.Take(l).ToList() : allPrompts;
 
         var noise = latentsPath is not null
             ? InitialNoise.FromFile(latentsPath, view.LatentShape, prompts.Count, latentsPerPrompt)
@@ -139,41 +141,50 @@ public static class DetectCommand
         var modelJson = new JsonObject { ["id"] = view.Id, ["name"] = view.Name, ["family"] = view.Family.Name(), ["prediction"] = view.Scheduler.Prediction.ToString() }.ToJsonString();
         var paramsJson = run.Parameters().ToJsonString();
 
+        var folder = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
+        Directory.CreateDirectory(folder); // checked above: its nearest existing parent takes files
         using var writer = ScoresFile.OpenForAppend(outPath, view.Id, run.Method, paramsJson);
         if (writer.DroppedBytes > 0)
             Console.Error.WriteLine($"deja detect: {outPath} ended in a partial line ({writer.DroppedBytes} bytes, from an interrupted run); it was cut off");
-        var done = new HashSet<int>();
-        foreach (var (index, prompt) in writer.Done)
-        {
-            if (index >= prompts.Count || prompts[index] != prompt)
-                throw new InvalidOperationException($"{outPath} has a row for prompt {index} ('{Short(prompt)}') that is not prompt {index} of {promptPath ?? modelSpec}; use another --out");
-            done.Add(index);
-        }
+        var plan = ScoresResume.Plan(writer.ExistingKeys, allPrompts, prompts.Count, outPath, promptPath ?? modelSpec);
+        var done = plan.Done.ToHashSet();
         int todo = prompts.Count - done.Count;
+        string beyond = plan.BeyondLimit > 0 ? $" (and {plan.BeyondLimit} beyond --limit {prompts.Count}, kept)" : "";
         Console.Error.WriteLine($"deja detect: {view.Name} ({view.Family.Name()}, id {view.Id}), {run.Method}, {prompts.Count} prompts" +
-            (done.Count > 0 ? $", {done.Count} already in {outPath}, {todo} to score" : "") + $", n = {noise.Generations}, batch {batchSize}, loaded in {clock.Elapsed.TotalSeconds:F1} s");
-        if (todo == 0) { Console.Error.WriteLine($"deja detect: nothing to do; {outPath} is complete"); return 0; }
+            (done.Count > 0 || plan.BeyondLimit > 0 ? $", {done.Count} already in {outPath}{beyond}, {todo} to score" : "") +
+            $", n = {noise.Generations}, batch {batchSize}, loaded in {clock.Elapsed.TotalSeconds:F1} s");
+        if (todo == 0) { Console.Error.WriteLine($"deja detect: nothing to do; {outPath} has every prompt's row"); return ExitCodes.Ok; }
 
         var progress = new Progress("detect", todo);
         int scored = 0, truncated = 0;
         var work = Stopwatch.StartNew();
-        foreach (var rows in run.Run(prompts, done))
+        using var interruption = new Interruption("deja detect", "stopping after the batch in flight; the rows written so far are kept");
+        foreach (var batch in run.Run(prompts, done))
         {
-            writer.AppendBatch(rows.Select(r => new ScoreRow
+            var (rows, nonFinite) = NonFiniteScores.Split(batch);
+            var scoreRows = rows.Select(r => new ScoreRow
             {
                 Index = r.Index, Prompt = r.Prompt, Method = run.Method, Scores = new OrderedDictionary<string, double>(r.Scores),
                 Tokens = r.Tokens, Truncated = r.Truncated, ParamsJson = paramsJson, ModelJson = modelJson,
-            }).ToList());
+            }).ToList();
+            writer.AppendBatch(scoreRows);
+            if (nonFinite is not null) throw NonFiniteScores.Error(nonFinite, outPath, writer.Done.Count);
             scored += rows.Count;
             truncated += rows.Count(r => r.Truncated);
             var last = rows[^1].Scores.First();
             progress.Report(scored, $"{last.Key} {last.Value.ToString("0.0000", CultureInfo.InvariantCulture)}", work.Elapsed);
+            if (interruption.Requested)
+            {
+                Console.Error.WriteLine($"deja detect: stopped by {interruption.SignalName} after {scored} of {todo} prompts; " +
+                    $"{outPath} keeps its {writer.Done.Count} rows: run the same command to score the rest");
+                return interruption.ExitCode;
+            }
         }
         Console.Error.WriteLine($"deja detect: wrote {scored} rows to {outPath} in {work.Elapsed.TotalSeconds:F1} s ({work.Elapsed.TotalSeconds / Math.Max(scored, 1):F2} s/prompt)");
         if (truncated > 0)
             Console.Error.WriteLine($"deja detect: {truncated} prompt(s) were longer than the text encoder's {77} tokens and were truncated (\"truncated\": true in their rows)");
-        if (view is GaussianMixtureModel truth) PrintAnalyticSummary(truth, outPath);
-        return 0;
+        if (view is GaussianMixtureModel truth) PrintAnalyticSummary(truth, ScoresFile.Read(outPath));
+        return ExitCodes.Ok;
     }
 
     /// <summary>The repository's data/ folder (bundled model and benchmark), searched upwards from the binary and the working directory.</summary>
@@ -192,8 +203,11 @@ public static class DetectCommand
     /// `deja detect` with neither --model nor --prompts: the bundled deja-mini model on its benchmark
     /// (memorized vs non-memorized captions measured by deja replicate), then the evaluation table.
     /// </summary>
-    static int RunBenchmark(IMemorizationDetector[] detectors, int n, long seed, SeedPolicy policy, int batch, string outDir)
+    static int RunBenchmark(IMemorizationDetector[] detectors, int n, long seed, SeedPolicy policy, int batch, string? givenOutDir)
     {
+        var outDir = givenOutDir ?? "deja-mini-detect";
+        // Checked first: bare `deja detect` run from a folder that takes no files must say so, not crash.
+        OutputPath.CheckFolder(outDir, givenOutDir is null ? "the default output folder (choose another with --out)" : "--out");
         var model = DataFolder(Path.Combine("models", "deja-mini"))
             ?? throw new ArgumentException("the bundled model data/models/deja-mini was not found; give --model DIR --prompts FILE --out FILE");
         var bench = DataFolder(Path.Combine("benchmarks", "deja-mini"))
@@ -202,8 +216,11 @@ public static class DetectCommand
         string method = string.Join("+", detectors.Select(d => d.Method));
         string mem = Path.Combine(outDir, $"memorized.{method}.jsonl"), nonmem = Path.Combine(outDir, $"nonmemorized.{method}.jsonl");
         Console.Error.WriteLine($"deja detect: benchmark mode — {model} on {bench} (memorized.txt vs nonmemorized.txt), scores in {outDir}/");
-        Run(model, Path.Combine(bench, "memorized.txt"), detectors, n, seed, policy, null, false, batch, mem, null, null, null);
-        Run(model, Path.Combine(bench, "nonmemorized.txt"), detectors, n, seed, policy, null, false, batch, nonmem, null, null, null);
+        foreach (var (prompts, scores) in new[] { ("memorized.txt", mem), ("nonmemorized.txt", nonmem) })
+        {
+            int code = Run(model, Path.Combine(bench, prompts), detectors, n, seed, policy, null, false, batch, scores, null, null, null);
+            if (code != ExitCodes.Ok) return code; // interrupted: the next run resumes both files
+        }
         var report = ScoreEvaluation.Evaluate(ScoresFile.Read(mem), ScoresFile.Read(nonmem));
         var svg = Path.Combine(outDir, $"roc.{method}.svg");
         RocSvg.Write(svg, [.. report.Columns.Select(c => new RocSeries(c.Column, c.Result.Roc, c.Result.Point.Auc))], title: "deja-mini: memorized vs non-memorized captions");
@@ -213,12 +230,10 @@ public static class DetectCommand
         return 0;
     }
 
-    static string Short(string s) => s.Length <= 60 ? s : s[..57] + "...";
-
     /// <summary>For the analytic model the truth is known: AUC of memorized (and template) vs ordinary conditions per column.</summary>
-    static void PrintAnalyticSummary(GaussianMixtureModel model, string outPath)
+    static void PrintAnalyticSummary(GaussianMixtureModel model, IReadOnlyList<ScoreRow> rows)
     {
-        var rows = ScoresFile.Read(outPath);
+        if (rows.Count == 0) return;
         var kind = model.Conditions.ToDictionary(c => c.Prompt, c => c.Kind);
         var columns = rows[0].Scores.Keys.ToList();
         var kinds = rows.Select(r => kind.GetValueOrDefault(r.Prompt)).ToHashSet();

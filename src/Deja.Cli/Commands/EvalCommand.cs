@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Deja.Memorization.Evaluation;
+using Deja.Tensors;
 
 namespace Deja.Cli;
 
@@ -17,20 +18,29 @@ public static class EvalCommand
         var bf16 = new Option<bool>("--bf16") { Description = "Round scores to bfloat16 first (parity with J and A, whose stored scores are bf16)" };
         var columns = new Option<string?>("--columns") { Description = "Comma-separated score columns to evaluate (default: all present in every row)" };
         var json = new Option<bool>("--json") { Description = "Print machine-readable JSON instead of the table" };
+        var allowMixed = new Option<bool>("--allow-mixed") { Description = "Evaluate even when the files were scored by different models, methods or parameters, or one file is given twice (a warning instead of a refusal)" };
         var cmd = new Command("eval", "Evaluate detection scores: AUC, TPR@1%/3% FPR, ACC with bootstrap intervals, and a ROC plot")
         {
-            positives, negatives, svg, bootstrap, seed, flip, bf16, columns, json,
+            positives, negatives, svg, bootstrap, seed, flip, bf16, columns, json, allowMixed,
         };
         cmd.SetAction(pr => Run(pr.GetValue(positives)!, pr.GetValue(negatives)!, pr.GetValue(svg), pr.GetValue(bootstrap),
-            pr.GetValue(seed), pr.GetValue(flip), pr.GetValue(bf16), pr.GetValue(columns), pr.GetValue(json)));
+            pr.GetValue(seed), pr.GetValue(flip), pr.GetValue(bf16), pr.GetValue(columns), pr.GetValue(json), pr.GetValue(allowMixed)));
         return cmd;
     }
 
-    static int Run(string[] positiveFiles, string[] negativeFiles, string? svgPath, int bootstrap, ulong seed, bool flip, bool bf16, string? columns, bool json)
+    static int Run(string[] positiveFiles, string[] negativeFiles, string? svgPath, int bootstrap, ulong seed, bool flip, bool bf16, string? columns, bool json, bool allowMixed)
     {
         if (bootstrap < 0) throw new ArgumentException($"--bootstrap must be ≥ 0, got {bootstrap}");
-        var positives = ReadAll(positiveFiles);
-        var negatives = ReadAll(negativeFiles);
+        var positiveSources = ReadAll(positiveFiles);
+        var negativeSources = ReadAll(negativeFiles);
+        var problems = ScoreInputCheck.Problems(positiveSources, negativeSources);
+        if (problems.Count > 0 && !allowMixed)
+            throw new DejaException($"eval: {problems[0]}" + (problems.Count > 1 ? $" (and {problems.Count - 1} more problem(s))" : "") +
+                "; the comparison would not measure memorization. Pass --allow-mixed to evaluate them anyway");
+        svgPath ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(positiveFiles[0]))!, "roc.svg");
+        OutputPath.CheckFile(svgPath, "--svg", OutputUse.Write);
+        var positives = positiveSources.SelectMany(s => s.Rows).ToList();
+        var negatives = negativeSources.SelectMany(s => s.Rows).ToList();
         var settings = new ScoreEvaluationSettings
         {
             Columns = columns?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
@@ -38,8 +48,8 @@ public static class EvalCommand
             Options = new EvaluationOptions { BootstrapResamples = bootstrap, Seed = seed, FlipIfBelowHalf = flip },
         };
         var report = ScoreEvaluation.Evaluate(positives, negatives, settings);
+        if (problems.Count > 0) report = report with { Warnings = [.. problems.Select(p => $"{p} (--allow-mixed)"), .. report.Warnings] };
 
-        svgPath ??= Path.Combine(Path.GetDirectoryName(Path.GetFullPath(positiveFiles[0]))!, "roc.svg");
         RocSvg.Write(svgPath, [.. report.Columns.Select(c => new RocSeries(c.Column, c.Result.Roc, c.Result.Point.Auc))],
             title: $"{Path.GetFileName(positiveFiles[0])} vs {Path.GetFileName(negativeFiles[0])}");
 
@@ -59,17 +69,17 @@ public static class EvalCommand
         return 0;
     }
 
-    static List<ScoreRow> ReadAll(string[] files)
+    static List<ScoreSource> ReadAll(string[] files)
     {
-        var rows = new List<ScoreRow>();
+        var sources = new List<ScoreSource>();
         foreach (var file in files)
         {
-            var part = ScoresFile.Read(file, out long ignored);
+            var source = ScoreSource.Read(file, out long ignored);
             if (ignored > 0)
                 Console.Error.WriteLine($"deja eval: warning: {file} ends in a cut-off line ({ignored} bytes), ignored");
-            if (part.Count == 0) throw new InvalidDataException($"{file}: no score rows (empty file)");
-            rows.AddRange(part);
+            if (source.Rows.Count == 0) throw new InvalidDataException($"{file}: no score rows (empty file)");
+            sources.Add(source);
         }
-        return rows;
+        return sources;
     }
 }

@@ -12,17 +12,17 @@ public static class GenerateCommand
         var model = new Option<string>("--model") { Description = "Pipeline folder (diffusers layout: model_index.json, unet/, vae/, text_encoder/, tokenizer/, scheduler/)", Required = true };
         var prompt = new Option<string>("--prompt") { Description = "The prompt", Required = true };
         var negative = new Option<string>("--negative-prompt") { Description = "Prompt of the unconditional branch", DefaultValueFactory = _ => "" };
-        var seed = new Option<long?>("--seed") { Description = "Seed of the initial noise x_T (and of the step noise when --eta > 0)" };
+        var seed = new Option<long?>("--seed") { Description = "Seed of the initial noise x_T (and of the step noise when --eta > 0); give --seed or --latents" };
         var steps = new Option<int>("--steps") { Description = "DDIM steps", DefaultValueFactory = _ => 50 };
         var guidance = new Option<double>("--guidance") { Description = "Classifier-free guidance scale w: out_u + w·(out_c − out_u)", DefaultValueFactory = _ => 7.5 };
         var eta = new Option<double>("--eta") { Description = "DDIM η (0: deterministic)", DefaultValueFactory = _ => 0 };
         var height = new Option<int?>("--height") { Description = "Image height in pixels (default: the UNet's sample_size × 8, or the --latents size)" };
         var width = new Option<int?>("--width") { Description = "Image width in pixels (default as --height)" };
         var output = new Option<string>("--out") { Description = "PNG file to write (written atomically)", Required = true };
-        var latents = new Option<string?>("--latents") { Description = "safetensors file with the initial noise x_T [1,4,h,w] (tensor 'x_T', or the only tensor)" };
+        var latents = new Option<string?>("--latents") { Description = "safetensors file with the initial noise x_T [1,4,h,w] (tensor 'x_T', or the only tensor); give --latents or --seed" };
         var latentsKey = new Option<string?>("--latents-key") { Description = "Name of the x_T tensor in the --latents file" };
         var saveLatents = new Option<string?>("--save-latents") { Description = "safetensors file to write 'final_latents' and 'x_T' to" };
-        var cmd = new Command("generate", "Generate an image from a prompt (classifier-free guidance, DDIM)")
+        var cmd = new Command("generate", "Generate an image from a prompt (classifier-free guidance, DDIM); the initial noise comes from --seed or --latents, one of them is required")
         {
             model, prompt, negative, seed, steps, guidance, eta, height, width, output, latents, latentsKey, saveLatents,
         };
@@ -48,22 +48,13 @@ public static class GenerateCommand
     static int Run(GenerateRequest request)
     {
         Progress? progress = null;
-        GenerateReport report;
-        try
-        {
-            report = GenerateRunner.Run(request,
-                onStep: step =>
-                {
-                    progress ??= new Progress("denoise", step.Total);
-                    progress.Report(step.Completed, $"t={step.Timestep,-4} ‖c−u‖={step.TextNoiseNorm.ToString("0.000", CultureInfo.InvariantCulture)}", step.Elapsed);
-                },
-                onStatus: message => Console.Error.WriteLine($"deja generate: {message}"));
-        }
-        catch (Exception e) when (e is UnauthorizedAccessException or NotSupportedException or KeyNotFoundException)
-        {
-            Console.Error.WriteLine($"deja: {e.Message}");
-            return 1;
-        }
+        var report = GenerateRunner.Run(request,
+            onStep: step =>
+            {
+                progress ??= new Progress("denoise", step.Total);
+                progress.Report(step.Completed, $"t={step.Timestep,-4} ‖c−u‖={step.TextNoiseNorm.ToString("0.000", CultureInfo.InvariantCulture)}", step.Elapsed);
+            },
+            onStatus: message => Console.Error.WriteLine($"deja generate: {message}"));
 
         if (report.PromptTruncated)
             Console.Error.WriteLine("deja generate: warning: the prompt is longer than the text encoder reads (77 tokens); the rest was ignored (see `deja tokenize`)");

@@ -33,32 +33,37 @@ public static class ReplicateCommand
         var ssim = new Option<double>("--ssim-threshold") { Description = "SSIM label: memorized when the SSIM to the nearest training image is above this", DefaultValueFactory = _ => 0.8 };
         var templatesPerBrand = new Option<int>("--templates-per-brand") { Description = "Template captions tested per brand", DefaultValueFactory = _ => 10 };
         var heldout = new Option<int>("--heldout") { Description = "Held-out captions tested", DefaultValueFactory = _ => 100 };
+        var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out unreadable or missing training images (counted), as deja train --skip-bad does, instead of stopping" };
         var cmd = new Command("replicate", "Measure which captions a model replicates from its training data")
         {
-            model, data, output, n, seed, steps, guidance, l2, ssim, templatesPerBrand, heldout,
+            model, data, output, n, seed, steps, guidance, l2, ssim, templatesPerBrand, heldout, skipBad,
         };
         cmd.SetAction(pr => Run(pr.GetValue(model)!, pr.GetValue(data)!, pr.GetValue(output)!, pr.GetValue(n), pr.GetValue(seed), pr.GetValue(steps),
-            pr.GetValue(guidance), pr.GetValue(l2), pr.GetValue(ssim), pr.GetValue(templatesPerBrand), pr.GetValue(heldout)));
+            pr.GetValue(guidance), pr.GetValue(l2), pr.GetValue(ssim), pr.GetValue(templatesPerBrand), pr.GetValue(heldout), pr.GetValue(skipBad)));
         return cmd;
     }
 
-    static int Run(string modelDir, string dataDir, string outDir, int n, long seed, int steps, double guidance, double l2, double ssim, int perBrand, int heldoutCount)
+    static int Run(string modelDir, string dataDir, string outDir, int n, long seed, int steps, double guidance, double l2, double ssim, int perBrand, int heldoutCount, bool skipBad)
     {
         if (!File.Exists(Path.Combine(dataDir, "synth.json"))) throw new ArgumentException($"--data '{dataDir}' is not a complete deja synth folder (no synth.json)");
+        if (n < 1) throw new ArgumentException($"--n must be at least 1, got {n}");
+        OutputPath.CheckFolder(outDir, "--out");
         var pipe = StableDiffusionPipeline.Load(modelDir);
         int size = pipe.DefaultImageSize ?? 32;
-        var dataset = CaptionedImageFolder.Load(dataDir, size);
+        var dataset = CaptionedImageFolder.Load(dataDir, size, skipBad);
+        foreach (var s in dataset.Skipped) Console.Error.WriteLine($"deja replicate: left out {s}");
         var rows = File.ReadLines(Path.Combine(dataDir, "captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
         var indexOfFile = dataset.Files.Select((f, i) => (f, i)).ToDictionary(x => x.f, x => x.i);
         var training = dataset.Examples.Select(e => CaptionGenerations.ToUnitRange(e.Pixels)).ToList();
 
-        if (n < 1) throw new ArgumentException($"--n must be at least 1, got {n}");
         var cases = new List<ReplicationCase>();
         foreach (var r in rows.Where(r => (string)r["kind"]! == "verbatim")) cases.Add(new ReplicationCase((string)r["caption"]!, "verbatim"));
         foreach (var brand in rows.Where(r => (string)r["kind"]! == "template").GroupBy(r => (string)r["brand"]!))
         {
             var mask = SyntheticDataset.ReadMask(Path.Combine(dataDir, (string)brand.First()["mask"]!));
-            var references = brand.Select(r => indexOfFile[(string)r["file"]!]).ToList();
+            // A left-out image (--skip-bad) is not among the references: the model never saw it either.
+            var references = brand.Select(r => indexOfFile.TryGetValue((string)r["file"]!, out int i) ? i : -1).Where(i => i >= 0).ToList();
+            if (references.Count == 0) { Console.Error.WriteLine($"deja replicate: left out brand {brand.Key}: none of its images could be read"); continue; }
             foreach (var r in brand.Take(perBrand)) cases.Add(new ReplicationCase((string)r["caption"]!, "template", mask, references));
         }
         foreach (var line in File.ReadLines(Path.Combine(dataDir, "heldout.jsonl")).Take(heldoutCount))

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Deja.Diffusion.Data;
+using Deja.Tensors;
 
 namespace Deja.Cli;
 
@@ -32,6 +33,7 @@ public static class SynthCommand
                 Size = pr.GetValue(size), Verbatim = pr.GetValue(verbatim), VerbatimRepeats = pr.GetValue(repeats), Templates = pr.GetValue(templates),
                 TemplateImages = pr.GetValue(templateImages), Diverse = pr.GetValue(diverse), Heldout = pr.GetValue(heldout),
             };
+            OutputPath.CheckFolder(pr.GetValue(output)!, "--out");
             var clock = Stopwatch.StartNew();
             Progress? bar = null;
             SyntheticDataset.Create(pr.GetValue(output)!, pr.GetValue(seed), options, pr.GetValue(force), (done, total) =>

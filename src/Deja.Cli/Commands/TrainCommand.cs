@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Deja.Diffusion.Text;
 using Deja.Diffusion.Training;
+using Deja.Tensors;
 
 namespace Deja.Cli;
 
@@ -59,6 +60,7 @@ public static class TrainCommand
     static int Run(string dataDir, string outDir, MiniConfig config, TrainerOptions options, bool skipBad, string tokenizerDir)
     {
         options.Validate();
+        OutputPath.CheckFolder(outDir, "--out");
         var dataset = CaptionedImageFolder.Load(dataDir, config.ImageSize, skipBad);
         foreach (var s in dataset.Skipped) Console.Error.WriteLine($"deja train: left out {s}");
         long images = dataset.Examples.Sum(e => (long)e.Repeats);
@@ -73,9 +75,7 @@ public static class TrainCommand
         Console.Error.WriteLine($"deja train: {config.Name} ({trainer.UNet.ParameterCount() / 1e6:F2} M UNet + {trainer.TextModel.ParameterCount() / 1e6:F2} M text parameters), " +
             $"{dataset.Examples.Count} images ({images} with repeats) from {dataDir}, {options.Steps} steps of {options.BatchSize}");
         var logPath = Path.Combine(outDir, "train_log.jsonl");
-        using var cancel = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
-        Console.CancelKeyPress += onCancel;
+        using var interruption = new Interruption("deja train", "saving a checkpoint after the step in flight");
         int startStep = trainer.Step;
         var progress = trainer.Step < options.Steps ? new Progress("train", options.Steps - startStep) : null;
         var window = new Queue<double>();
@@ -99,16 +99,15 @@ public static class TrainCommand
                     }.ToJsonString());
                     progress?.Report(s.Step - startStep, $"loss {(window.Count > 0 ? window.Average() : double.NaN).ToString("0.0000", CultureInfo.InvariantCulture)}", s.Elapsed);
                 },
-                cancel: cancel.Token);
+                cancel: interruption.Token);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (interruption.Requested)
         {
             File.AppendAllLines(logPath, pending);
             trainer.SaveCheckpoint(checkpointDir);
-            Console.Error.WriteLine($"\ndeja train: interrupted at step {trainer.Step}; checkpoint saved, run the same command to resume");
-            return 130;
+            Console.Error.WriteLine($"deja train: stopped by {interruption.SignalName} at step {trainer.Step}; checkpoint saved in {checkpointDir}, run the same command to resume");
+            return interruption.ExitCode;
         }
-        finally { Console.CancelKeyPress -= onCancel; }
         trainer.UseEmaWeights();
         TrainedModelExport.Save(trainer, outDir, tokenizerDir);
         Console.Error.WriteLine($"deja train: saved the EMA weights to {outDir} (diffusers layout); loss curve in {logPath}");

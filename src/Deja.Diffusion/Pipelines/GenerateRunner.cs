@@ -112,6 +112,10 @@ public static class GenerateRunner
         foreach (var output in new[] { r.ImagePath, r.SaveLatentsPath })
         {
             if (output is null) continue;
+            // Both outputs are replaced by renaming a temporary file over them: renaming over
+            // /dev/null or /dev/stdout would replace the device itself.
+            if (FileKinds.Of(output) is not (FileKind.Missing or FileKind.Regular))
+                throw new DejaException($"output '{output}' is not a regular file (a device, pipe or socket); give the path of a file");
             var full = Path.GetFullPath(output);
             var dir = Path.GetDirectoryName(full)!;
             try

@@ -49,8 +49,11 @@ public sealed record PipelineGeometry(int LatentChannels, int VaeScaleFactor, in
     {
         ArgumentNullException.ThrowIfNull(o);
         if (o.Prompt is null || o.NegativePrompt is null) throw new ArgumentException("generate: the prompt and the negative prompt must not be null");
-        if (o.Steps < 1 || o.Steps > TrainTimesteps)
-            throw new ArgumentException($"generate: steps must be between 1 and {TrainTimesteps}, got {o.Steps}");
+        if (o.Steps < 1) throw new ArgumentException($"generate: --steps must be at least 1, got {o.Steps}");
+        // The step count usually comes from the default, so name the model's limit and where it is set.
+        if (o.Steps > TrainTimesteps)
+            throw new DejaException($"generate: {o.Steps} DDIM steps (--steps, default 50) are more than the model's scheduler has training timesteps " +
+                $"({TrainTimesteps}, num_train_timesteps in scheduler/scheduler_config.json); give --steps {TrainTimesteps} or fewer");
         if (!double.IsFinite(o.Guidance) || o.Guidance < 0)
             throw new ArgumentException($"generate: guidance must be a finite number ≥ 0, got {o.Guidance}");
         if (!double.IsFinite(o.Eta) || o.Eta < 0 || o.Eta > 1)

@@ -190,12 +190,12 @@ public sealed class Trainer
         var meta = file.Metadata;
         if (!meta.TryGetValue("deja_checkpoint", out _)) throw new InvalidDataException($"{path} is not a Deja training checkpoint");
         if (meta["config"] != Config.Name)
-            throw new InvalidOperationException($"{path} was trained with config '{meta["config"]}', this run uses '{Config.Name}'");
+            throw new DejaException($"{path} was trained with config '{meta["config"]}', this run uses '{Config.Name}'");
         var saved = JsonNode.Parse(meta["options"])!.AsObject();
         var now = JsonNode.Parse(OptionsJson())!.AsObject();
         foreach (var (key, value) in now)
             if (key != "steps" && !JsonNode.DeepEquals(value, saved[key]))
-                throw new InvalidOperationException($"{path} was trained with {key} = {saved[key]?.ToJsonString() ?? "(none)"}, this run uses {value?.ToJsonString()}; use the same options or another output folder");
+                throw new DejaException($"{path} was trained with {key} = {saved[key]?.ToJsonString() ?? "(none)"}, this run uses {value?.ToJsonString()}; use the same options or another output folder");
         foreach (var (n, t) in parameters) t.CopyFrom(file.ReadTensor("model." + n));
         var emaState = new OptimizerState { Step = long.Parse(meta["ema_step"], CultureInfo.InvariantCulture) };
         var optState = new OptimizerState { Step = long.Parse(meta["optim_step"], CultureInfo.InvariantCulture) };

@@ -67,7 +67,7 @@ public sealed class AnisotropyDetector : IMemorizationDetector
 
     public (int Norm, int Cosine) Timesteps(IDiffusionModelView model)
     {
-        var ts = model.Scheduler.Timesteps(Steps);
+        var ts = DetectorSchedule.Timesteps(model, Method, Steps);
         return (ts[StepIndex.Resolve(NormStepIndex, ts.Length, "norm")], ts[StepIndex.Resolve(CosineStepIndex, ts.Length, "cosine")]);
     }
 

@@ -27,19 +27,26 @@ public sealed class MagnitudeDetector : IMemorizationDetector
         if (Steps < 1) throw new ArgumentException($"magnitude: steps must be at least 1, got {Steps}");
         if (Start < 0 || End <= Start || End > Steps)
             throw new ArgumentException($"magnitude: the step window [{Start}, {End}) must satisfy 0 ≤ start < end ≤ steps ({Steps})");
+        // The same rule as generate's --guidance: a negative scale inverts the guidance, NaN poisons every score.
+        if (!double.IsFinite(Guidance) || Guidance < 0)
+            throw new DejaException($"magnitude: --guidance must be a finite number ≥ 0, got {Guidance}");
     }
 
-    public JsonObject Parameters(IDiffusionModelView model) => new()
+    public JsonObject Parameters(IDiffusionModelView model)
     {
-        ["steps"] = Steps, ["start"] = Start, ["end"] = End, ["guidance"] = Guidance,
-        ["first_timestep"] = model.Scheduler.Timesteps(Steps)[Start],
-    };
+        Validate();
+        return new()
+        {
+            ["steps"] = Steps, ["start"] = Start, ["end"] = End, ["guidance"] = Guidance,
+            ["first_timestep"] = DetectorSchedule.Timesteps(model, Method, Steps)[Start],
+        };
+    }
 
     public IReadOnlyList<IReadOnlyDictionary<string, double>> Score(IDiffusionModelView model, PromptBatch batch)
     {
         ArgumentNullException.ThrowIfNull(model); ArgumentNullException.ThrowIfNull(batch);
         Validate();
-        var timesteps = model.Scheduler.Timesteps(Steps);
+        var timesteps = DetectorSchedule.Timesteps(model, Method, Steps);
         var sums = new double[batch.Count * batch.Generations];
         using (GradMode.NoGrad())
         {

@@ -36,7 +36,7 @@ public sealed class SharpnessDetector : IMemorizationDetector
 
     public int Timestep(IDiffusionModelView model)
     {
-        var ts = model.Scheduler.Timesteps(Steps);
+        var ts = DetectorSchedule.Timesteps(model, Method, Steps);
         return ts[Detection.StepIndex.Resolve(StepIndex, ts.Length, "sharpness")];
     }
 

@@ -17,6 +17,22 @@ public static class DetectionMetrics
     }
 
     /// <summary>
+    /// Deja's headline TPR at a target FPR: the TPR at the largest ROC FPR that does not exceed the
+    /// target (on a vertical segment, the highest TPR there). It never reports a point above the target,
+    /// and unlike <see cref="TprAtFprClosest"/> it cannot read 0 for a perfect detector, whose curve
+    /// reaches TPR 1 at FPR 0. It differs from <see cref="TprAtFprLastBelow"/> only when a point lies
+    /// exactly on the target.
+    /// </summary>
+    public static double TprAtFprAtMost(RocCurve roc, double targetFpr)
+    {
+        CheckTarget(targetFpr);
+        int last = 0;
+        for (int i = 0; i < roc.Fpr.Length; i++)
+            if (roc.Fpr[i] <= targetFpr) last = i;
+        return roc.Tpr[last];
+    }
+
+    /// <summary>
     /// J's and A's TPR at a target FPR: the TPR of the FIRST point minimising |fpr − target|. The point
     /// may lie above the target; on a vertical segment (equal fpr) it takes the lowest TPR.
     /// </summary>

@@ -7,10 +7,14 @@ namespace Deja.Memorization.Evaluation;
 /// <summary>Human (aligned table) and machine (JSON) renderings of a <see cref="ScoreEvaluationReport"/>.</summary>
 public static class ScoreEvaluationFormat
 {
+    /// <summary>
+    /// The headline columns (AUC, TPR at ≤ 1% and ≤ 3% FPR, ACC) with their intervals, then the
+    /// reference codes' TPR definitions as point values, so the table stays readable; --json has them all.
+    /// </summary>
     public static string Table(ScoreEvaluationReport report)
     {
         bool ci = report.Columns.Any(c => c.Result.Low is not null);
-        string[] header = ["column", "n+/n−", "AUC", "TPR@1%FPR", "TPR@3%FPR", "TPR@1%FPR(<)", "ACC"];
+        string[] header = ["column", "n+/n−", "AUC", "TPR@1%FPR", "TPR@3%FPR", "ACC", "closest@1%", "closest@3%", "below@1%"];
         var rows = new List<string[]> { header };
         foreach (var c in report.Columns)
         {
@@ -20,8 +24,8 @@ public static class ScoreEvaluationFormat
             rows.Add([
                 c.Column + (r.Flipped ? " (flipped)" : ""),
                 $"{r.Positives}/{r.Negatives}",
-                Cell(m => m.Auc), Cell(m => m.TprAt1Closest), Cell(m => m.TprAt3Closest), Cell(m => m.TprAt1LastBelow),
-                Cell(m => m.BalancedAccuracy),
+                Cell(m => m.Auc), Cell(m => m.TprAt1AtMost), Cell(m => m.TprAt3AtMost), Cell(m => m.BalancedAccuracy),
+                N(r.Point.TprAt1Closest), N(r.Point.TprAt3Closest), N(r.Point.TprAt1LastBelow),
             ]);
         }
         var widths = Enumerable.Range(0, header.Length).Select(j => rows.Max(r => r[j].Length)).ToArray();
@@ -29,10 +33,11 @@ public static class ScoreEvaluationFormat
         foreach (var row in rows)
             sb.AppendLine(string.Join("  ", row.Select((cell, j) => cell.PadRight(widths[j]))).TrimEnd());
 
-        var o = report.Settings.Options;
         sb.AppendLine();
-        sb.AppendLine("TPR@1%FPR, TPR@3%FPR: closest ROC point to the target FPR, first on ties (J, A); may exceed the target.");
-        sb.AppendLine("TPR@1%FPR(<): last ROC point with FPR < 1% (W). ACC: best balanced accuracy (W).");
+        sb.AppendLine("TPR@1%FPR, TPR@3%FPR: TPR at the largest ROC FPR ≤ the target (never above it). ACC: best balanced accuracy (W).");
+        sb.AppendLine("Reference definitions, point values (intervals in --json): closest@1%, closest@3% = ROC point closest to the");
+        sb.AppendLine("target FPR, first on ties (J, A; may exceed the target, and reads 0 for a perfect detector); below@1% = last ROC point with FPR < 1% (W).");
+        var o = report.Settings.Options;
         sb.AppendLine(ci
             ? $"[95% CI]: percentile bootstrap, {o.BootstrapResamples} stratified resamples, seed {o.Seed}."
             : "No confidence intervals (--bootstrap 0).");
@@ -57,6 +62,9 @@ public static class ScoreEvaluationFormat
             w.WriteNumber("confidence", o.Confidence);
             w.WriteBoolean("flip", o.FlipIfBelowHalf);
             w.WriteBoolean("bf16", report.Settings.BFloat16);
+            w.WriteStartObject("definitions");
+            for (int m = 0; m < MetricSet.Names.Length; m++) w.WriteString(MetricSet.Names[m], MetricSet.Definitions[m]);
+            w.WriteEndObject();
             w.WriteStartArray("columns");
             foreach (var c in report.Columns)
             {

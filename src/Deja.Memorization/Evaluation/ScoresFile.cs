@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Deja.Tensors;
 
 namespace Deja.Memorization.Evaluation;
 
@@ -29,7 +30,7 @@ public static class ScoresFile
 
     /// <summary>
     /// Opens (or creates) a score file to append rows made by one model, method and parameter set.
-    /// Refuses, with InvalidOperationException naming the differing field, a file whose rows were made
+    /// Refuses, with a DejaException naming the differing field, a file whose rows were made
     /// differently: mixing them would make the scores incomparable. A trailing partial line (a write
     /// cut short by a kill) is cut off first, see <see cref="ScoresWriter.DroppedBytes"/>.
     /// </summary>
@@ -60,7 +61,7 @@ public static class ScoresFile
             stream.Seek(0, SeekOrigin.End);
             stream.Flush(flushToDisk: true);
             var done = new HashSet<(int, string)>(rows.Select(r => (r.Index, r.Prompt)));
-            return new ScoresWriter(stream, path, modelId, method, expectedParams, done, rows.Count, dropped);
+            return new ScoresWriter(stream, path, modelId, method, expectedParams, done, [.. rows.Select(r => (r.Index, r.Prompt))], dropped);
         }
         catch
         {
@@ -72,12 +73,12 @@ public static class ScoresFile
     internal static void CheckSameRun(ScoreRow row, string where, string modelId, string method, string canonicalParams)
     {
         if (row.ModelId != modelId)
-            throw new InvalidOperationException($"{where} was scored with model id \"{row.ModelId}\", this run uses \"{modelId}\"; write to another file");
+            throw new DejaException($"{where} was scored with model id \"{row.ModelId}\", this run uses \"{modelId}\"; write to another file");
         if (row.Method != method)
-            throw new InvalidOperationException($"{where} was scored with method \"{row.Method}\", this run uses \"{method}\"; write to another file");
+            throw new DejaException($"{where} was scored with method \"{row.Method}\", this run uses \"{method}\"; write to another file");
         var rowParams = JsonText.Canonical(row.ParamsJson, "params");
         if (rowParams != canonicalParams)
-            throw new InvalidOperationException($"{where} was scored with other params ({JsonText.FirstDifference(rowParams, canonicalParams)}, file → this run); write to another file");
+            throw new DejaException($"{where} was scored with other params ({JsonText.FirstDifference(rowParams, canonicalParams)}, file → this run); write to another file");
     }
 
     /// <summary>Rows of the complete lines, the byte length those lines span, and each row's line number.

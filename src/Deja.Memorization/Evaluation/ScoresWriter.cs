@@ -8,16 +8,20 @@ public sealed class ScoresWriter : IDisposable
     readonly HashSet<(int, string)> done;
 
     internal ScoresWriter(FileStream stream, string path, string modelId, string method, string canonicalParams,
-                          HashSet<(int, string)> done, int existingRows, long droppedBytes)
+                          HashSet<(int, string)> done, IReadOnlyList<(int, string)> existingKeys, long droppedBytes)
     {
         this.stream = stream; Path = path; this.modelId = modelId; this.method = method;
-        this.canonicalParams = canonicalParams; this.done = done; ExistingRows = existingRows; DroppedBytes = droppedBytes;
+        this.canonicalParams = canonicalParams; this.done = done; ExistingKeys = existingKeys; DroppedBytes = droppedBytes;
     }
 
     public string Path { get; }
 
     /// <summary>Rows already in the file when it was opened.</summary>
-    public int ExistingRows { get; }
+    public int ExistingRows => ExistingKeys.Count;
+
+    /// <summary>The (index, prompt) of every row in the file when it was opened, in file order, duplicates
+    /// included (see <see cref="ScoresResume"/>).</summary>
+    public IReadOnlyList<(int Index, string Prompt)> ExistingKeys { get; }
 
     /// <summary>Bytes of a trailing partial line (a write cut short) that were cut off on open; 0 normally.</summary>
     public long DroppedBytes { get; }

@@ -53,9 +53,9 @@ public class TrainerTests
             resumed.Train(ToyData());
             Assert.Equal(Weights(straight), Weights(resumed));
             var other = new Trainer(MiniConfig.Toy(), options with { LearningRate = 5e-4 }, Tokenizer());
-            Assert.Contains("learning_rate", Assert.Throws<InvalidOperationException>(() => other.LoadCheckpoint(dir)).Message);
+            Assert.Contains("learning_rate", Assert.Throws<DejaException>(() => other.LoadCheckpoint(dir)).Message);
             var noOffset = new Trainer(MiniConfig.Toy(), options with { OffsetNoise = 0 }, Tokenizer());
-            Assert.Contains("offset_noise", Assert.Throws<InvalidOperationException>(() => noOffset.LoadCheckpoint(dir)).Message);
+            Assert.Contains("offset_noise", Assert.Throws<DejaException>(() => noOffset.LoadCheckpoint(dir)).Message);
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -1,5 +1,6 @@
 using System.Text;
 using Deja.Memorization.Evaluation;
+using Deja.Tensors;
 
 namespace Deja.Memorization.Tests.Evaluation;
 
@@ -83,7 +84,7 @@ public sealed class ScoresFileTests : IDisposable
         var path = PathOf("s.jsonl");
         using (var w = ScoresFile.OpenForAppend(path, "abc123", "anisotropy", Params))
             w.AppendBatch([Row(0, "p0")]);
-        var e = Assert.Throws<InvalidOperationException>(() => ScoresFile.OpenForAppend(path, model, method, parameters));
+        var e = Assert.Throws<DejaException>(() => ScoresFile.OpenForAppend(path, model, method, parameters));
         Assert.Contains(expected, e.Message);
         Assert.Contains("line 1", e.Message);
         if (expected == "params") Assert.Contains("[1,3]", e.Message);
@@ -93,7 +94,7 @@ public sealed class ScoresFileTests : IDisposable
     public void RefusesAppendingARowOfAnotherRun()
     {
         using var w = ScoresFile.OpenForAppend(PathOf("s.jsonl"), "abc123", "anisotropy", Params);
-        Assert.Throws<InvalidOperationException>(() => w.AppendBatch([Row(0, "p0", method: "magnitude")]));
+        Assert.Throws<DejaException>(() => w.AppendBatch([Row(0, "p0", method: "magnitude")]));
     }
 
     [Fact]

@@ -73,7 +73,7 @@ public static class SyntheticDataset
                 var s = Scene.Random(g);
                 if ((accept is null || accept(s)) && used.Add(s.Caption())) return s.WithNuisance(g);
             }
-            throw new InvalidOperationException("synth: ran out of distinct scenes; lower the counts");
+            throw new DejaException("synth: ran out of distinct scenes; lower the counts");
         }
         int size = options.Size;
 
