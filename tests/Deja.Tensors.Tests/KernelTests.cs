@@ -9,6 +9,12 @@ public class KernelTests
     [Fact]
     public void OpenBlasIsLoadedWithAvx512KernelsWhenTheCpuHasThem()
     {
+        if (string.Equals(Environment.GetEnvironmentVariable("DEJA_BLAS"), "managed", StringComparison.OrdinalIgnoreCase))
+        {
+            // CI's managed leg: the setting must keep OpenBLAS out of the process
+            Assert.False(Blas.Available, "DEJA_BLAS=managed must not load OpenBLAS");
+            return;
+        }
         // CI installs libopenblas0-pthread; without it this test says why it fails.
         Assert.True(Blas.Available, "OpenBLAS not found: apt-get install libopenblas0-pthread");
         if (Blas.CpuHasAvx512 && Environment.GetEnvironmentVariable("DEJA_OPENBLAS_CORETYPE") is null or "" or "auto")
@@ -49,11 +55,52 @@ public class KernelTests
             var mm1 = Ops.MatMul(a, b).ToArray(); var add1 = Ops.Mul(x, y).ToArray(); var s1 = Ops.Sum(x, [1]).ToArray();
             Threading.Threads = 2;
             var mm2 = Ops.MatMul(a, b).ToArray(); var add2 = Ops.Mul(x, y).ToArray(); var s2 = Ops.Sum(x, [1]).ToArray();
-            Normwise.Close(mm1, mm2, 1e-5, "matmul");
+            Assert.True(mm1.AsSpan().SequenceEqual(mm2), "matmul must be bit-identical");
             Assert.True(add1.AsSpan().SequenceEqual(add2), "elementwise must be bit-identical");
             Assert.True(s1.AsSpan().SequenceEqual(s2), "sum must be bit-identical");
         }
         finally { Threading.Threads = saved; }
+    }
+
+    /// <summary>
+    /// Deja's GEMM panels: every transpose combination, split along rows and along columns, agrees with the
+    /// managed kernel and gives the same bits for 1, 2 and 3 threads (with either BLAS).
+    /// </summary>
+    [Theory]
+    [InlineData(false, false, 700, 90, 300)]
+    [InlineData(true, false, 90, 700, 300)]
+    [InlineData(false, true, 130, 1000, 200)]
+    [InlineData(true, true, 1000, 77, 250)]
+    public void PartitionedGemmIsRightAndThreadCountInvariant(bool transA, bool transB, int m, int n, int k)
+    {
+        var (_, _, panels) = Gemm.Panels(m, n, k);
+        Assert.True(panels > 1, "the shape must be large enough to be split");
+        var a = Rand.Normal(5, transA ? k * m : m * k).ToArray();
+        var b = Rand.Normal(6, transB ? n * k : k * n).ToArray();
+        var c0 = Rand.Normal(7, m * n).ToArray();
+        float[] Run(int threads, bool managed)
+        {
+            var c = (float[])c0.Clone();
+            int saved = Threading.Threads;
+            Threading.Threads = threads;
+            Gemm.ForceManaged = managed;
+            try { Gemm.Sgemm(transA, transB, m, n, k, 0.5f, a, transA ? m : k, b, transB ? k : n, 0.25f, c, n); }
+            finally { Threading.Threads = saved; Gemm.ForceManaged = false; }
+            return c;
+        }
+        var two = Run(2, false);
+        Close.All(Run(1, true), two, 1e-4, 2e-4);
+        Assert.True(Run(1, false).AsSpan().SequenceEqual(two), "1 vs 2 threads");
+        Assert.True(Run(3, false).AsSpan().SequenceEqual(two), "3 vs 2 threads");
+    }
+
+    [Fact]
+    public void PanelsDependOnTheShapeOnly()
+    {
+        // columns when n ≥ m, rows otherwise; aligned widths; small products stay whole
+        Assert.Equal((true, 1024, 8), Gemm.Panels(320, 8192, 2880));
+        Assert.Equal((false, 1024, 8), Gemm.Panels(8192, 320, 320));
+        Assert.Equal((true, 64, 1), Gemm.Panels(64, 64, 64));
     }
 
     [Fact]
