@@ -73,8 +73,19 @@ public class KernelTests
     [InlineData(true, true, 1000, 77, 250)]
     public void PartitionedGemmIsRightAndThreadCountInvariant(bool transA, bool transB, int m, int n, int k)
     {
-        var (_, _, panels) = Gemm.Panels(m, n, k);
-        Assert.True(panels > 1, "the shape must be large enough to be split");
+        int savedPanels = Gemm.PanelsPerProduct;
+        Gemm.PanelsPerProduct = 4; // as on a 4-core machine, whatever this one has
+        try
+        {
+            var (_, _, panels) = Gemm.Panels(m, n, k);
+            Assert.True(panels > 1, "the shape must be large enough to be split");
+            CheckPartitioned(transA, transB, m, n, k);
+        }
+        finally { Gemm.PanelsPerProduct = savedPanels; }
+    }
+
+    static void CheckPartitioned(bool transA, bool transB, int m, int n, int k)
+    {
         var a = Rand.Normal(5, transA ? k * m : m * k).ToArray();
         var b = Rand.Normal(6, transB ? n * k : k * n).ToArray();
         var c0 = Rand.Normal(7, m * n).ToArray();
@@ -95,12 +106,22 @@ public class KernelTests
     }
 
     [Fact]
-    public void PanelsDependOnTheShapeOnly()
+    public void PanelsDependOnTheShapeAndTheCoreCountOnly()
     {
-        // columns when n ≥ m, rows otherwise; aligned widths; small products stay whole
-        Assert.Equal((true, 1024, 8), Gemm.Panels(320, 8192, 2880));
-        Assert.Equal((false, 1024, 8), Gemm.Panels(8192, 320, 320));
-        Assert.Equal((true, 64, 1), Gemm.Panels(64, 64, 64));
+        int saved = Gemm.PanelsPerProduct;
+        try
+        {
+            // columns when n ≥ m, rows otherwise; aligned widths; small products stay whole
+            Gemm.PanelsPerProduct = 8;
+            Assert.Equal((true, 1024, 8), Gemm.Panels(320, 8192, 2880));
+            Assert.Equal((false, 1024, 8), Gemm.Panels(8192, 320, 320));
+            Assert.Equal((true, 64, 1), Gemm.Panels(64, 64, 64));
+            Gemm.PanelsPerProduct = 2;
+            Assert.Equal((true, 4096, 2), Gemm.Panels(320, 8192, 2880));
+            Assert.Equal((false, 192, 2), Gemm.Panels(300, 200, 100));
+        }
+        finally { Gemm.PanelsPerProduct = saved; }
+        Assert.Equal(Math.Clamp(Environment.ProcessorCount, 1, 8), Gemm.PanelsPerProduct);
     }
 
     [Fact]

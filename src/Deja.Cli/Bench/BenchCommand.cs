@@ -17,6 +17,7 @@ public static class BenchCommand
         bench.Subcommands.Add(TrainBench.Command());
         bench.Subcommands.Add(DeterminismBench.Command());
         bench.Subcommands.Add(EnvironmentReport.Command());
+        bench.Subcommands.Add(PanelsBench.Command());
         return bench;
     }
 }

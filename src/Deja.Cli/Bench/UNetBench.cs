@@ -10,7 +10,9 @@ namespace Deja.Cli;
 /// <summary>
 /// `deja bench unet`: one full-size SD UNet forward (random weights, no files) under NoGrad at the
 /// model's native latent size: median wall time, analytic GFLOP, peak RSS (weights included) and where
-/// the time goes by kind of operation.
+/// the time goes by kind of operation. Each forward is preceded by a 1024³ sgemm timed the same way
+/// `deja bench ops` times it, so the UNet's share of this CPU's sgemm throughput (the engine's goal:
+/// ≥ 85 %) is measured back to back, under the same load, even on a busy machine.
 /// </summary>
 public static class UNetBench
 {
@@ -55,9 +57,15 @@ public static class UNetBench
 
         // each run gets its own profile; the one of the median run is reported, so it adds up to the reported time
         var measured = new List<(double Seconds, UNetProfile Profile, double Cpu)>();
+        var ratios = new List<double>();
+        var sgemmRates = new List<double>();
+        var flops = UNetFlops.Count(config, batch, size, size);
         var process = Process.GetCurrentProcess();
+        using var ga = Tensor.RandN(g, 1024, 1024);
+        using var gb = Tensor.RandN(g, 1024, 1024);
         for (int i = 0; i < runs; i++)
         {
+            double sgemm = 2.0 * 1024 * 1024 * 1024 / BenchTimer.Median(() => { using var c = Ops.MatMul(ga, gb); }, warmup: 1, runs: 5) / 1e9;
             var profile = unet.Profile = new UNetProfile();
             process.Refresh();
             var cpu0 = process.TotalProcessorTime;
@@ -67,14 +75,17 @@ public static class UNetBench
             process.Refresh();
             // CPU time well below threads × wall time means other processes took the cores
             double cpu = (process.TotalProcessorTime - cpu0).TotalSeconds;
-            Console.Error.WriteLine($"  forward {i + 1}: {wall:F3} s, CPU {cpu:F1} s ({cpu / wall / Threading.Threads:P0} of {Threading.Threads} threads)");
+            double ratio = flops.Total / wall / 1e9 / sgemm;
+            Console.Error.WriteLine($"  forward {i + 1}: {wall:F3} s, CPU {cpu:F1} s ({cpu / wall / Threading.Threads:P0} of {Threading.Threads} threads); sgemm 1024³ just before: {sgemm:F0} GFLOPS, UNet at {ratio:P0} of it");
             measured.Add((wall, profile, cpu));
+            ratios.Add(ratio);
+            sgemmRates.Add(sgemm);
         }
         unet.Profile = null;
         var (seconds, median, medianCpu) = measured.OrderBy(m => m.Seconds).ElementAt(runs / 2);
         double utilization = medianCpu / seconds / Threading.Threads;
         double peak = BenchTimer.PeakRssMb();
-        var flops = UNetFlops.Count(config, batch, size, size);
+        double medianRatio = ratios.Order().ElementAt(runs / 2), medianSgemm = sgemmRates.Order().ElementAt(runs / 2);
         var perKind = Enum.GetValues<UNetOpKind>().Select(k => (Name: UNetProfile.Name(k), Seconds: median.Seconds(k)))
             .Append((Name: "other", Seconds: seconds - median.TotalSeconds)).ToList();
 
@@ -86,12 +97,15 @@ public static class UNetBench
                 ["name"] = name, ["seconds"] = Math.Round(seconds, 4), ["gflops"] = Math.Round(flops.Total / seconds / 1e9, 1),
                 ["gflop_per_forward"] = Math.Round(flops.Total / 1e9, 1), ["peak_rss_mb"] = Math.Round(peak, 0),
                 ["batch"] = batch, ["latent"] = $"{size}x{size}", ["threads"] = Threading.Threads, ["cpu_utilization"] = Math.Round(utilization, 3),
+                ["sgemm_gflops"] = Math.Round(medianSgemm, 1), ["share_of_sgemm"] = Math.Round(medianRatio, 3),
+                ["simd"] = Simd.Best.ToString(), ["blas_kernels"] = Blas.CoreName,
                 ["profile_seconds"] = perKind.ToDictionary(p => p.Name, p => Math.Round(p.Seconds, 4)),
             }));
             return 0;
         }
         Console.WriteLine($"{name}: batch {batch}, {size}x{size} latents, {Threading.Threads} threads (median run used {utilization:P0} of them)");
         Console.WriteLine($"  median of {runs}: {seconds:F3} s   {flops.Total / 1e9:F1} GFLOP (conv {flops.Conv / 1e9:F1}, linear {flops.Linear / 1e9:F1}, attention {flops.Attention / 1e9:F1})   {flops.Total / seconds / 1e9:F1} GFLOPS   peak RSS {peak:F0} MB");
+        Console.WriteLine($"  sgemm 1024³ before each run: median {medianSgemm:F0} GFLOPS; the UNet ran at {medianRatio:P0} of it (median over runs; {Simd.Best} kernels, BLAS {Blas.CoreName})");
         Console.WriteLine($"  {"op",-12} {"seconds",9} {"share",7} {"GFLOPS",8}");
         foreach (var (kind, secs) in perKind)
         {

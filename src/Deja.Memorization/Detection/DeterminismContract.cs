@@ -5,10 +5,10 @@ namespace Deja.Memorization.Detection;
 /// that the tests assert:
 /// <list type="bullet">
 /// <item>same inputs, seed, thread count, batch size, CPU kind and BLAS → bit-identical scores;</item>
-/// <item>any thread count (DEJA_THREADS) → bit-identical scores: every parallel split, GEMM panels
-///   included, depends on the shapes only;</item>
+/// <item>any thread count (DEJA_THREADS) → bit-identical scores: every parallel split depends on the
+///   shapes only (GEMM panels on the shapes and the machine's core count, never on the setting);</item>
 /// <item>another batch size or batch composition (hence prompt order), another CPU kind (AVX-512,
-///   AVX2, no SIMD) or BLAS (OpenBLAS, managed) → within <see cref="Tolerance"/>: these change the
+///   AVX2, no SIMD), core count or BLAS (OpenBLAS, managed) → within <see cref="Tolerance"/>: these change the
 ///   order of float sums (row blocking of the products, vector width, FMA contraction).</item>
 /// </list>
 /// The tolerances are about 5× the largest difference `deja bench determinism` measured on deja-mini

@@ -22,11 +22,21 @@ public static unsafe class Gemm
 
     /// <summary>True (default) when Deja partitions GEMMs itself into shape-determined panels and keeps
     /// OpenBLAS single-threaded; false with DEJA_GEMM=blas.</summary>
-    public static bool DejaPartitions { get; } =
+    public static bool DejaPartitions
+    {
+        get => dejaPartitions;
+        set { dejaPartitions = value; Blas.SetThreads(Threading.Threads); } // OpenBLAS's own threads follow
+    }
+
+    static bool dejaPartitions =
         !string.Equals(Environment.GetEnvironmentVariable("DEJA_GEMM"), "blas", StringComparison.OrdinalIgnoreCase);
 
-    /// <summary>Most panels a GEMM is cut into: enough to balance 2–8 threads.</summary>
-    const int MaxPanels = 8;
+    /// <summary>
+    /// Most panels a GEMM is cut into: the machine's core count (at most 8), not the thread setting, so
+    /// that DEJA_THREADS never changes a result. Not more: each panel re-packs the shared operand, and at
+    /// 8 panels on 2 cores that cost 40 % of a 1024³ product's speed (`deja bench panels`).
+    /// </summary>
+    internal static int PanelsPerProduct { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, 8);
     /// <summary>Least work (multiply-adds) per panel; below it a panel costs more in calls and repacking
     /// of the shared operand than it gains in parallelism.</summary>
     const long MinPanelWork = 1L << 21;
@@ -42,7 +52,7 @@ public static unsafe class Gemm
         bool cols = n >= m;
         int extent = cols ? n : m;
         long work = (long)m * n * k;
-        int wanted = (int)Math.Clamp(work / MinPanelWork, 1, MaxPanels);
+        int wanted = (int)Math.Clamp(work / MinPanelWork, 1, PanelsPerProduct);
         int panel = (extent + wanted - 1) / wanted;
         panel = (panel + PanelAlign - 1) / PanelAlign * PanelAlign;
         if (panel >= extent) return (cols, extent, 1);
