@@ -61,6 +61,10 @@ public sealed class Ddim
                 break;
             }
         }
+        // Only "leading" adds steps_offset; a config whose offset pushes the first timestep past the
+        // schedule cannot run this many steps (diffusers would fail indexing the schedule).
+        if (ts[0] >= T)
+            throw new DejaException($"DDIM: steps_offset {StepsOffset} puts the first of {steps} timesteps at {ts[0]}, past the {T} training timesteps");
         return ts;
     }
 

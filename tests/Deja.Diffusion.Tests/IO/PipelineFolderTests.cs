@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Deja.Diffusion.IO;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.IO;
 
@@ -28,7 +29,7 @@ public class PipelineFolderTests
 
     static string OpenFails(string dir, string? variant = null)
     {
-        var e = Assert.Throws<InvalidDataException>(() => PipelineFolder.Open(dir, variant));
+        var e = Assert.Throws<DejaException>(() => PipelineFolder.Open(dir, variant));
         Assert.Contains("is not a usable Stable Diffusion pipeline folder", e.Message);
         return e.Message;
     }

@@ -1,4 +1,5 @@
 using Deja.Diffusion.Images;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.Images;
 
@@ -48,11 +49,11 @@ public class PngTests
     public void CorruptFilesGiveClearMessages()
     {
         var good = File.ReadAllBytes(Fixture("rgb8.png"));
-        Assert.Contains("signature", Assert.Throws<InvalidDataException>(() => Png.Decode(new byte[] { 1, 2, 3 })).Message);
-        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => Png.Decode(good.AsSpan(0, good.Length - 20))).Message);
+        Assert.Contains("signature", Assert.Throws<DejaException>(() => Png.Decode(new byte[] { 1, 2, 3 })).Message);
+        Assert.Contains("truncated", Assert.Throws<DejaException>(() => Png.Decode(good.AsSpan(0, good.Length - 20))).Message);
         var flipped = (byte[])good.Clone();
         flipped[40] ^= 0x55; // inside the IDAT payload
-        Assert.Contains("CRC", Assert.Throws<InvalidDataException>(() => Png.Decode(flipped)).Message);
+        Assert.Contains("CRC", Assert.Throws<DejaException>(() => Png.Decode(flipped)).Message);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using Deja.Diffusion.IO;
 using Deja.Diffusion.Pipelines;
 using Deja.Diffusion.Schedulers;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.Pipelines;
 
@@ -73,7 +74,7 @@ public class PipelineSchedulerTests
     [InlineData("""{"clip_sample": false, "beta_schedule": "sigmoid"}""", "beta_schedule 'sigmoid'")]
     public void UnsupportedSettingsAreRefused(string json, string message)
     {
-        var e = Assert.Throws<InvalidDataException>(() => PipelineScheduler.Create(Parse(json)));
+        var e = Assert.Throws<DejaException>(() => PipelineScheduler.Create(Parse(json)));
         Assert.Contains(message, e.Message);
     }
 }

@@ -88,7 +88,7 @@ public class UNetStructureTests
             {
                 var unet = new UNet2DConditionModel(config);
                 using var file = SafeTensorsFile.Open(path);
-                var e = Assert.Throws<InvalidDataException>(() => file.LoadModule(unet));
+                var e = Assert.Throws<DejaException>(() => file.LoadModule(unet));
                 Assert.Contains(needle, e.Message);
             }
         }

@@ -1,5 +1,6 @@
 using System.Text;
 using Deja.Memorization.Evaluation;
+using Deja.Tensors;
 
 namespace Deja.Memorization.Tests.Evaluation;
 
@@ -83,17 +84,36 @@ public sealed class ScoresFileTests : IDisposable
         var path = PathOf("s.jsonl");
         using (var w = ScoresFile.OpenForAppend(path, "abc123", "anisotropy", Params))
             w.AppendBatch([Row(0, "p0")]);
-        var e = Assert.Throws<InvalidOperationException>(() => ScoresFile.OpenForAppend(path, model, method, parameters));
+        var e = Assert.Throws<DejaException>(() => ScoresFile.OpenForAppend(path, model, method, parameters));
         Assert.Contains(expected, e.Message);
         Assert.Contains("line 1", e.Message);
         if (expected == "params") Assert.Contains("[1,3]", e.Message);
+    }
+
+    /// <summary>
+    /// Issue 12 §5: model ids used to hash sampled bytes of the weights, so a corrupted file kept its id and a
+    /// resumed --out mixed rows of two different files. Rows under an id of that scheme are refused for
+    /// resume with a message that says why, not with a bare id mismatch.
+    /// </summary>
+    [Fact]
+    public void RefusesToResumeRowsScoredUnderAnOldSampledId()
+    {
+        var path = PathOf("old.jsonl");
+        const string oldId = "b1e27090c69fda4c", newId = "5d0c2b7a9e41f3c86d2a0b1e9f7c4a35";
+        using (var w = ScoresFile.OpenForAppend(path, oldId, "anisotropy", Params))
+            w.AppendBatch([Row(0, "p0", model: $$"""{"id":"{{oldId}}"}""")]);
+        var e = Assert.Throws<DejaException>(() => ScoresFile.OpenForAppend(path, newId, "anisotropy", Params));
+        Assert.Contains("older scheme", e.Message);
+        Assert.Contains("sampled bytes", e.Message);
+        Assert.Contains(oldId, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
     }
 
     [Fact]
     public void RefusesAppendingARowOfAnotherRun()
     {
         using var w = ScoresFile.OpenForAppend(PathOf("s.jsonl"), "abc123", "anisotropy", Params);
-        Assert.Throws<InvalidOperationException>(() => w.AppendBatch([Row(0, "p0", method: "magnitude")]));
+        Assert.Throws<DejaException>(() => w.AppendBatch([Row(0, "p0", method: "magnitude")]));
     }
 
     [Fact]
@@ -137,13 +157,13 @@ public sealed class ScoresFileTests : IDisposable
     {
         var path = PathOf("s.jsonl");
         File.WriteAllText(path, ScoresFile.ToLine(Row(0, "p0")) + "{\"index\": 1, \"prom\n" + ScoresFile.ToLine(Row(2, "p2")));
-        var e = Assert.Throws<InvalidDataException>(() => ScoresFile.Read(path));
+        var e = Assert.Throws<DejaException>(() => ScoresFile.Read(path));
         Assert.Contains("line 2", e.Message);
         Assert.Contains(path, e.Message);
-        Assert.Throws<InvalidDataException>(() => ScoresFile.OpenForAppend(path, "abc123", "anisotropy", Params));
+        Assert.Throws<DejaException>(() => ScoresFile.OpenForAppend(path, "abc123", "anisotropy", Params));
 
         File.WriteAllText(path, "{\"index\":0,\"prompt\":\"x\"}\n");
-        Assert.Contains("missing \"scores\"", Assert.Throws<InvalidDataException>(() => ScoresFile.Read(path)).Message);
+        Assert.Contains("missing \"scores\"", Assert.Throws<DejaException>(() => ScoresFile.Read(path)).Message);
     }
 
     [Fact]
@@ -173,7 +193,7 @@ public sealed class ScoresFileTests : IDisposable
     [Fact]
     public void MissingFileIsNamed()
     {
-        var e = Assert.Throws<FileNotFoundException>(() => ScoresFile.Read(PathOf("nope.jsonl")));
+        var e = Assert.Throws<DejaException>(() => ScoresFile.Read(PathOf("nope.jsonl")));
         Assert.Contains("nope.jsonl", e.Message);
     }
 }
