@@ -132,11 +132,13 @@ public static class XxHash3
         fixed (byte* input = data)
         fixed (byte* secret = Secret)
         {
-            for (int b = 0; b < blocks; b++)
-            {
-                Accumulate(acc, input + (long)b * BlockBytes, secret, StripesPerBlock, vectorBits);
-                Scramble(acc, secret + SecretBytes - StripeBytes);
-            }
+            if (vectorBits >= 512 && Avx512F.IsSupported) Blocks512(acc, input, secret, blocks);
+            else
+                for (int b = 0; b < blocks; b++)
+                {
+                    Accumulate(acc, input + (long)b * BlockBytes, secret, StripesPerBlock, vectorBits);
+                    Scramble(acc, secret + SecretBytes - StripeBytes);
+                }
             int stripes = (n - 1 - blocks * BlockBytes) / StripeBytes;
             Accumulate(acc, input + (long)blocks * BlockBytes, secret, stripes, vectorBits);
             Accumulate(acc, input + n - StripeBytes, secret + LastStripeSecretOffset, 1, vectorBits, secretStep: 0);
@@ -191,6 +193,33 @@ public static class XxHash3
                 acc[i ^ 1] += data;
                 acc[i] += (key & 0xFFFFFFFFUL) * (key >> 32);
             }
+    }
+
+    /// <summary>
+    /// The full blocks with the accumulators held in one register throughout and the scramble vectorized
+    /// too (a·PRIME32_1 as two 32×32→64 products), the bulk of hashing a large tensor.
+    /// </summary>
+    static unsafe void Blocks512(ulong* acc, byte* input, byte* secret, int blocks)
+    {
+        var a = Avx512F.LoadVector512(acc);
+        var scrambleKey = Vector512.Load((ulong*)(secret + SecretBytes - StripeBytes));
+        var prime = Vector512.Create((ulong)Prime32_1).AsUInt32();
+        for (int b = 0; b < blocks; b++)
+        {
+            byte* block = input + (long)b * BlockBytes;
+            for (int s = 0; s < StripesPerBlock; s++)
+            {
+                var data = Vector512.Load((ulong*)(block + s * StripeBytes));
+                var key = data ^ Vector512.Load((ulong*)(secret + s * SecretConsumeRate));
+                var product = Avx512F.Multiply(key.AsUInt32(), Avx512F.ShiftRightLogical(key, 32).AsUInt32());
+                a = a + product + Avx512F.Shuffle(data.AsUInt32(), 0b01_00_11_10).AsUInt64();
+            }
+            a = (a ^ Avx512F.ShiftRightLogical(a, 47)) ^ scrambleKey;
+            var low = Avx512F.Multiply(a.AsUInt32(), prime);
+            var high = Avx512F.Multiply(Avx512F.ShiftRightLogical(a, 32).AsUInt32(), prime);
+            a = low + Avx512F.ShiftLeftLogical(high, 32);
+        }
+        a.Store(acc);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

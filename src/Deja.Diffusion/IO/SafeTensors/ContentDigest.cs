@@ -5,10 +5,10 @@ namespace Deja.Diffusion.IO;
 
 /// <summary>
 /// The content hash of a safetensors file, built from pieces that parallel readers hash as they go.
-/// Definition: each tensor's stored bytes are cut into chunks of <c>chunkElements</c> elements (the
-/// reader's work unit) and each chunk is hashed with XXH3-64; the result is XXH3-64 over, for every
+/// Definition: each tensor's stored bytes are cut into blocks of <c>blockElements</c> (2^16) elements,
+/// the reader's unit of hashing, and each block is hashed with XXH3-64; the result is XXH3-64 over, for every
 /// tensor in data order, its UTF-8 name, a 0 byte, its dtype name, a 0 byte, its rank and dimensions
-/// (little-endian int64) and its chunk hashes (little-endian). Names, dtypes and shapes are part of it,
+/// (little-endian int64) and its block hashes (little-endian). Names, dtypes and shapes are part of it,
 /// header formatting, tensor offsets and <c>__metadata__</c> are not.
 /// </summary>
 internal sealed class ContentDigest
@@ -17,7 +17,7 @@ internal sealed class ContentDigest
     readonly ulong[][] hashes;
     readonly bool[][] known;
 
-    public ContentDigest(IReadOnlyList<SafeTensorsEntry> entries, int chunkElements)
+    public ContentDigest(IReadOnlyList<SafeTensorsEntry> entries, int blockElements)
     {
         this.entries = entries;
         hashes = new ulong[entries.Count][];
@@ -25,20 +25,20 @@ internal sealed class ContentDigest
         for (int i = 0; i < entries.Count; i++)
         {
             // ElementCount is bounded by the file size (the header checks offsets against it).
-            long chunks = (entries[i].ElementCount + chunkElements - 1) / chunkElements;
-            hashes[i] = new ulong[chunks];
-            known[i] = new bool[chunks];
+            long blocks = (entries[i].ElementCount + blockElements - 1) / blockElements;
+            hashes[i] = new ulong[blocks];
+            known[i] = new bool[blocks];
         }
     }
 
-    /// <summary>Hashes one chunk's stored bytes; called by the reader threads, each for its own chunk.</summary>
-    public void Record(int entry, int chunk, ReadOnlySpan<byte> stored)
+    /// <summary>Hashes one block's stored bytes; called by the reader threads, each for its own blocks.</summary>
+    public void Record(int entry, int block, ReadOnlySpan<byte> stored)
     {
-        hashes[entry][chunk] = XxHash3.Hash(stored);
-        known[entry][chunk] = true;
+        hashes[entry][block] = XxHash3.Hash(stored);
+        known[entry][block] = true;
     }
 
-    /// <summary>The file's hash; chunks no reader has hashed yet are hashed from <paramref name="storedBytes"/>.</summary>
+    /// <summary>The file's hash; blocks no reader has hashed yet are hashed from <paramref name="storedBytes"/>.</summary>
     public ulong Finish(Func<int, int, ReadOnlySpan<byte>> storedBytes)
     {
         using var stream = new MemoryStream();

@@ -33,6 +33,12 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>Work unit of the parallel readers, in elements: large enough to amortize scheduling, small enough to balance 2-16 cores.</summary>
     const int ChunkElements = 1 << 20;
 
+    /// <summary>
+    /// Unit of hashing and of the finiteness check, in elements: each chunk is read in blocks this small so
+    /// that hashing and scanning a block find it still in the core's cache (at most 512 KB as F64).
+    /// </summary>
+    const int BlockElements = 1 << 16;
+
     readonly SafeFileHandle handle;
     readonly MemoryMappedFile map;
     readonly MemoryMappedViewAccessor view;
@@ -73,7 +79,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         byName = parsed.Entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
         indexByName = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < Entries.Count; i++) indexByName[Entries[i].Name] = i;
-        digest = new ContentDigest(Entries, ChunkElements);
+        digest = new ContentDigest(Entries, BlockElements);
     }
 
     /// <summary>
@@ -253,26 +259,34 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     }
 
     /// <summary>
-    /// Elements [start, start + destination.Length) of a tensor, as float32. <paramref name="start"/> is a
-    /// multiple of <see cref="ChunkElements"/>: the chunk's stored bytes are hashed for <see cref="ContentHash"/>
-    /// while they are still in cache, and the converted values are checked to be finite.
+    /// Elements [start, start + destination.Length) of a tensor, as float32, block by block: each block's
+    /// stored bytes are hashed for <see cref="ContentHash"/> and its values checked to be finite right after
+    /// the block is read, while it is still in cache. <paramref name="start"/> is a multiple of <see cref="ChunkElements"/>.
     /// </summary>
     void ReadChunk(SafeTensorsEntry e, int start, Span<float> destination)
     {
-        int size = e.DType.SizeOf();
-        long offset = DataStart + e.Begin + (long)start * size;
-        int entry = indexByName[e.Name], chunk = start / ChunkElements;
+        int entry = indexByName[e.Name];
+        for (int done = 0; done < destination.Length; done += BlockElements)
+        {
+            int first = start + done;
+            ReadBlock(e, entry, first, destination.Slice(done, Math.Min(BlockElements, destination.Length - done)));
+        }
+    }
+
+    void ReadBlock(SafeTensorsEntry e, int entry, int first, Span<float> destination)
+    {
+        int size = e.DType.SizeOf(), block = first / BlockElements;
+        long offset = DataStart + e.Begin + (long)first * size;
         if (ReadMode == SafeTensorsReadMode.MemoryMap)
         {
-            var stored = new ReadOnlySpan<byte>(basePointer + offset, destination.Length * size);
-            digest.Record(entry, chunk, stored);
+            digest.Record(entry, block, new ReadOnlySpan<byte>(basePointer + offset, destination.Length * size));
             ElementConversion.ToFloat32(e.DType, basePointer + offset, destination);
         }
         else if (e.DType == SafeTensorsDType.F32)
         {
             var bytes = MemoryMarshal.AsBytes(destination);
             ReadExactly(bytes, offset, e);
-            digest.Record(entry, chunk, bytes);
+            digest.Record(entry, block, bytes);
         }
         else
         {
@@ -281,12 +295,12 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             try
             {
                 ReadExactly(scratch.AsSpan(0, bytes), offset, e);
-                digest.Record(entry, chunk, scratch.AsSpan(0, bytes));
+                digest.Record(entry, block, scratch.AsSpan(0, bytes));
                 fixed (byte* p = scratch) ElementConversion.ToFloat32(e.DType, p, destination);
             }
             finally { ArrayPool<byte>.Shared.Return(scratch); }
         }
-        CheckFinite(e, start, destination);
+        CheckFinite(e, first, destination);
     }
 
     /// <summary>
@@ -316,8 +330,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         {
             var e = Entries[entry];
             int size = e.DType.SizeOf();
-            long first = (long)chunk * ChunkElements * size;
-            long length = Math.Min(e.ByteLength - first, (long)ChunkElements * size);
+            long first = (long)chunk * BlockElements * size;
+            long length = Math.Min(e.ByteLength - first, (long)BlockElements * size);
             return new ReadOnlySpan<byte>(basePointer + DataStart + e.Begin + first, (int)length);
         });
     }
