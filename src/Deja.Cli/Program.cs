@@ -10,6 +10,7 @@ root.Subcommands.Add(EvalCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(TrainCommand.Create());
 root.Subcommands.Add(ReplicateCommand.Create());
+root.Subcommands.Add(FuzzCommand.Create());
 try
 {
     // Our own handler below prints one clear line; no stack traces for bad input.

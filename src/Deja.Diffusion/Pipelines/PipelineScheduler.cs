@@ -29,7 +29,7 @@ public static class PipelineScheduler
             "v_prediction" => PredictionType.VPrediction,
             _ => PredictionType.Epsilon,
         };
-        return new Ddim(new NoiseSchedule(Betas(config)), prediction, config.StepsOffset, config.SetAlphaToOne, config.TimestepSpacing);
+        return new Ddim(new NoiseSchedule(Betas(config)), prediction, config.StepsOffset, config.SetAlphaToOne, config.TimestepSpacing) { Source = config.Source };
     }
 
     /// <summary>β_0 … β_{T−1} in float32, computed as diffusers does for each beta_schedule.</summary>

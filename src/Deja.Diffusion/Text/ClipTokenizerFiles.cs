@@ -158,9 +158,14 @@ internal sealed class ClipTokenizerFiles
     static JsonDocument ReadJsonObject(string path)
     {
         JsonDocument doc;
+        var bytes = ReadBytes(path);
+        // JsonDocument accepts invalid UTF-8 inside strings and only fails when a string is read, with
+        // an InvalidOperationException (found by fuzzing): check the whole file first.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new TokenizerFileException(path, "is not valid UTF-8");
         try
         {
-            doc = JsonDocument.Parse(ReadBytes(path));
+            doc = JsonDocument.Parse(bytes);
         }
         catch (JsonException e)
         {

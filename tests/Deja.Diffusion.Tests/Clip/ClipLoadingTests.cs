@@ -60,7 +60,7 @@ public class ClipLoadingTests
     [Fact]
     public void UnsupportedConfigIsRejected()
     {
-        var e = Assert.Throws<ArgumentException>(() => new ClipTextModel(ClipTextConfigs.Tiny(act: "relu")));
+        var e = Assert.Throws<DejaException>(() => new ClipTextModel(ClipTextConfigs.Tiny(act: "relu")));
         Assert.Contains("hidden_act 'relu'", e.Message);
     }
 

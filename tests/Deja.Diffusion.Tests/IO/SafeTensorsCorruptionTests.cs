@@ -142,6 +142,50 @@ public class SafeTensorsCorruptionTests
         Assert.Equal([0, 3], e2.Shape);
     }
 
+    /// <summary>Issue 12 §4: a header claiming 10^12 elements is refused from the header alone, before anything is allocated for it.</summary>
+    [Theory]
+    [InlineData(1_000_000_000_000L, 4_000_000_000_000L)]   // offsets consistent with the claim: they lie outside the file
+    [InlineData(1_000_000_000_000L, 16L)]                  // offsets of the real data: they do not span the claim
+    public void HeaderClaimingATrillionElementsIsRefusedBeforeAllocating(long elements, long end)
+    {
+        using var dir = new TempDir();
+        var header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + elements + "],\"data_offsets\":[0," + end + "]}}";
+        var path = Write(dir, "huge.safetensors", header, new byte[16]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = OpenFails(path);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+        Assert.Contains("tensor 'w'", e.Message);
+    }
+
+    /// <summary>Issue 12 §5: one NaN weight used to load and score as NaN rows with exit code 0; it is reported at load, naming the tensor.</summary>
+    [Theory]
+    [InlineData("F32", SafeTensorsReadMode.PositionalRead)]
+    [InlineData("F16", SafeTensorsReadMode.PositionalRead)]
+    [InlineData("BF16", SafeTensorsReadMode.MemoryMap)]
+    public void NonFiniteWeightIsReportedAtLoad(string dtype, SafeTensorsReadMode mode)
+    {
+        using var dir = new TempDir();
+        using var w = Tensor.FromArray(Enumerable.Range(0, 1000).Select(i => i * 0.01f).ToArray(), 1000);
+        var path = dir.File("w.safetensors");
+        SafeTensorsWriter.Write(path, [("layer.weight", w)], dtype: Enum.Parse<SafeTensorsDType>(dtype));
+        var bytes = File.ReadAllBytes(path);
+        long dataStart;
+        using (var f = SafeTensorsFile.Open(path)) dataStart = f.DataStart;
+        int size = dtype == "F32" ? 4 : 2;
+        byte[] nan = dtype switch { "F32" => BitConverter.GetBytes(float.NaN), "F16" => [0x00, 0x7E], _ => [0xC0, 0x7F] };
+        nan.CopyTo(bytes, dataStart + 777 * size);
+        File.WriteAllBytes(path, bytes);
+
+        using var file = SafeTensorsFile.Open(path, mode);
+        using var target = Tensor.Zeros(1000);
+        var e = Assert.Throws<DejaException>(() => file.ReadInto(new Dictionary<string, Tensor> { ["layer.weight"] = target }));
+        Assert.Contains("tensor 'layer.weight' holds a non-finite value (NaN at element 777)", e.Message);
+        Assert.Contains("w.safetensors", e.Message);
+        using var allowed = SafeTensorsFile.Open(path, mode, allowNonFinite: true);
+        using var read = allowed.ReadTensor("layer.weight");
+        Assert.True(float.IsNaN(read.ReadOnlySpan[777]));
+    }
+
     /// <summary>Issue 12 §5: like the reference implementation, every byte of the data area belongs to exactly one tensor.</summary>
     [Theory]
     [InlineData("gap between tensors", 16, "the 4 bytes between it and tensor 'a' (which ends at 4) belong to no tensor")]

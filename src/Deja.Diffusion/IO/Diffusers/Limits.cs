@@ -13,5 +13,6 @@ internal static class Limits
     public const int MaxPositions = 1 << 16;
     /// <summary>Latent side (×8 for pixels with an SD VAE): 1024 → 8192-pixel images.</summary>
     public const int MaxSampleSize = 1024;
-    public const int MaxTrainTimesteps = 1_000_000;
+    /// <summary>SD trains on 1000 timesteps, improved DDPM on 4000; the schedule arrays grow with this.</summary>
+    public const int MaxTrainTimesteps = 100_000;
 }

@@ -70,10 +70,10 @@ public sealed record PipelineFolder
         if (textConfig is not null && unetConfig is not null)
             foreach (var d in unetConfig.CrossAttentionDim.Distinct())
                 if (d != textConfig.HiddenSize)
-                    problems.Add($"the UNet's cross_attention_dim {d} does not match the text encoder's hidden_size {textConfig.HiddenSize}");
+                    problems.Add($"{unetConfig.Source}: cross_attention_dim {d} does not match the text encoder's hidden_size {textConfig.HiddenSize} in {textConfig.Source}");
         if (vaeConfig is not null && unetConfig is not null
             && (unetConfig.InChannels != vaeConfig.LatentChannels || unetConfig.OutChannels != vaeConfig.LatentChannels))
-            problems.Add($"the UNet's in_channels {unetConfig.InChannels} / out_channels {unetConfig.OutChannels} do not match the VAE's latent_channels {vaeConfig.LatentChannels}");
+            problems.Add($"{unetConfig.Source}: in_channels {unetConfig.InChannels} / out_channels {unetConfig.OutChannels} do not match the VAE's latent_channels {vaeConfig.LatentChannels} in {vaeConfig.Source}");
 
         foreach (var weights in new[] { textWeights, unetWeights, vaeWeights })
             if (weights is not null) CheckHeader(problems, weights);

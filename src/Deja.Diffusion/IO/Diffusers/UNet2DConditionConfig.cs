@@ -216,6 +216,11 @@ public sealed record UNet2DConditionConfig : DiffusersConfig
         if (DualCrossAttention) Bad("dual_cross_attention true is not supported (supported: false)");
         if (OnlyCrossAttention.Any(x => x) || MidBlockOnlyCrossAttention == true) Bad("only_cross_attention true is not supported (supported: false)");
         if (ResnetSkipTimeAct) Bad("resnet_skip_time_act true is not supported (supported: false)");
+        // Checked here, not only when the model is built, so that opening a pipeline folder reports them
+        // (fuzzing found a folder that opened cleanly and then failed to load with a non-Deja error).
+        if (ResnetOutScaleFactor != 1) Bad($"resnet_out_scale_factor {ResnetOutScaleFactor} is not supported (supported: 1)");
+        if (MidBlockScaleFactor != 1) Bad($"mid_block_scale_factor {MidBlockScaleFactor} is not supported (supported: 1)");
+        if (DownsamplePadding != 1) Bad($"downsample_padding {DownsamplePadding} is not supported (supported: 1)");
         if (ConvInKernel % 2 == 0 || ConvInKernel <= 0 || ConvOutKernel % 2 == 0 || ConvOutKernel <= 0)
             Bad($"conv_in_kernel {ConvInKernel} / conv_out_kernel {ConvOutKernel} must be odd and positive");
         if (InChannels <= 0 || OutChannels <= 0) Bad("in_channels and out_channels must be positive");
