@@ -153,6 +153,16 @@ public class DiffusersConfigTests
         Assert.Contains("skip_prk_steps", pndm.UnmodeledKeys());
     }
 
+    /// <summary>JSON numbers beyond double's range parse as infinity; a setting must be finite (found while fixing the fuzzer's 1e999 crash).</summary>
+    [Fact]
+    public void NumbersBeyondDoubleRangeAreRefused()
+    {
+        var e = Assert.Throws<DejaException>(() => ClipTextConfig.Parse("""{"layer_norm_eps": 1e999}""", "te.json"));
+        Assert.Contains("te.json: 'layer_norm_eps' must be a finite number, found 1e999", e.Message);
+        e = Assert.Throws<DejaException>(() => DdimSchedulerConfig.Parse("""{"trained_betas": [0.1, -1e999]}""", "s.json"));
+        Assert.Contains("'trained_betas' must be a list of finite numbers", e.Message);
+    }
+
     [Fact]
     public void WrongTypesAndBadJsonNameTheFileAndKey()
     {

@@ -109,6 +109,19 @@ public sealed class ScoresFileTests : IDisposable
         Assert.DoesNotContain("\n", e.Message);
     }
 
+    /// <summary>Fuzzing (scores, seed 7, inputs 1643 and 5673): params holding 1e999 made the resume check throw JsonReaderException.</summary>
+    [Fact]
+    public void ParamsBeyondDoubleRangeAreComparedNotCrashedOn()
+    {
+        var path = PathOf("huge.jsonl");
+        File.WriteAllText(path, ScoresFile.ToLine(Row(0, "p0")).Replace("\"gammas\":[1,2]", "\"gammas\":[1,1e999]"));
+        var e = Assert.Throws<DejaException>(() => ScoresFile.OpenForAppend(path, "abc123", "anisotropy", Params));
+        Assert.Contains("other params", e.Message);
+        Assert.Contains("1e999", e.Message);
+        using var same = ScoresFile.OpenForAppend(path, "abc123", "anisotropy", """{"t_n":981,"gammas":[1,1e999],"mode":"x,c|x"}""");
+        Assert.Equal(1, same.ExistingRows);
+    }
+
     [Fact]
     public void RefusesAppendingARowOfAnotherRun()
     {

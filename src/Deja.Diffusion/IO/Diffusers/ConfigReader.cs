@@ -76,8 +76,8 @@ internal sealed class ConfigReader
     public double Double(string key, double fallback)
     {
         if (!TryGet(key, out var v)) return fallback;
-        // TryGetDouble also refuses numbers beyond double's range (1e999), which GetDouble would throw on.
-        return v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) ? d : throw Wrong(key, v, "a number");
+        // Numbers beyond double's range (1e999) come back infinite: no setting is meant to be.
+        return v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && double.IsFinite(d) ? d : throw Wrong(key, v, "a finite number");
     }
 
     public bool Bool(string key, bool fallback)
@@ -119,7 +119,7 @@ internal sealed class ConfigReader
     {
         if (!TryGet(key, out var v)) return null;
         if (v.ValueKind != JsonValueKind.Array) throw Wrong(key, v, "a list of numbers");
-        return v.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double d) ? d : throw Wrong(key, v, "a list of numbers")).ToArray();
+        return v.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double d) && double.IsFinite(d) ? d : throw Wrong(key, v, "a list of finite numbers")).ToArray();
     }
 
     /// <summary>
