@@ -93,12 +93,15 @@ public static class FuzzEngine
 
     /// <summary>
     /// A structure-aware mutation may meet an input an earlier mutation made unparsable in ways its parser
-    /// reports late (a JSON object with a duplicated key throws when enumerated): then it does not apply.
+    /// reports late (a JSON object with a duplicated key throws when enumerated), or values its arithmetic
+    /// cannot hold: then it does not apply. A bug in a mutation must not end a long run; it only costs
+    /// that mutation (the input falls back to a byte mutation).
     /// </summary>
     static byte[]? Apply(FuzzMutation mutation, byte[] input, FuzzRandom random)
     {
         try { return mutation(input, random); }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or System.Text.Json.JsonException) { return null; }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or FormatException or ArithmeticException
+                                      or System.Text.Json.JsonException or IndexOutOfRangeException) { return null; }
     }
 
     /// <summary>The outcome of reading one input, measured on the reading thread.</summary>

@@ -82,9 +82,9 @@ public static class SafeTensorsMutations
         if (shape.Count == 0) shape.Add(dim); else shape[random.Next(shape.Count)] = dim;
         if (random.Chance(0.5) && entry["data_offsets"] is JsonArray { Count: 2 } offsets && offsets[0] is JsonValue b && b.TryGetValue(out long begin))
         {
-            decimal count = shape.Aggregate(1m, (n, d) => d is JsonValue v && v.TryGetValue(out long x) ? n * x : n);
-            decimal end = begin + count * SizeOf(entry["dtype"]?.ToString() ?? "F32");
-            offsets[1] = end <= long.MaxValue ? (long)end : long.MaxValue;
+            double count = shape.Aggregate(1.0, (n, d) => d is JsonValue v && v.TryGetValue(out long x) ? n * x : n);
+            double end = begin + count * SizeOf(entry["dtype"]?.ToString() ?? "F32");
+            offsets[1] = end < long.MaxValue ? (long)end : long.MaxValue;
         }
         return Join(p, random);
     }

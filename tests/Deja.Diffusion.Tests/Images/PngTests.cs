@@ -130,4 +130,16 @@ public class PngTests
         var img = Png.Decode(Build(2, 1, 8, 0, [0, 10, 20, 99, 99, 99]));
         Assert.Equal([10, 20], img.Pixels);
     }
+
+    /// <summary>
+    /// Fuzzing (png, seed 2026, input 17162 and three others): zlib data that makes the inflater fail with
+    /// ZLibException (an IOException) escaped the decoder instead of being reported as damage.
+    /// </summary>
+    [Fact]
+    public void ImageDataThatBreaksTheInflaterIsReportedAsCorrupt()
+    {
+        var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAcAAAAFCAAAAACs8akEAAAAIklEQVR4P4dkVBsDJlZm5i5mZmYmAQhgYmYFM7qZW/+DGABAfgPP98nv/QAAAABJRU5ErkJggg==");
+        var e = Assert.Throws<DejaException>(() => Png.Decode(png));
+        Assert.Contains("corrupt PNG image data", e.Message);
+    }
 }
