@@ -40,11 +40,16 @@ public class FuzzTests(ITestOutputHelper output)
     public void InputsAreReproducibleOneByOne()
     {
         var target = FuzzTargets.Create("safetensors");
-        var seeds = target.Prepare(Directory.CreateTempSubdirectory("deja-fuzz-test-").FullName);
-        var a = FuzzEngine.Input(target, seeds, seed: 5, index: 1234);
-        Assert.Equal(a, FuzzEngine.Input(target, seeds, seed: 5, index: 1234));
-        Assert.NotEqual(a, FuzzEngine.Input(target, seeds, seed: 6, index: 1234));
-        Assert.Equal(seeds[0], FuzzEngine.Input(target, seeds, seed: 5, index: 0)); // the first inputs are the seeds themselves
+        var workDir = Directory.CreateTempSubdirectory("deja-fuzz-test-").FullName;
+        try
+        {
+            var seeds = target.Prepare(workDir);
+            var a = FuzzEngine.Input(target, seeds, seed: 5, index: 1234);
+            Assert.Equal(a, FuzzEngine.Input(target, seeds, seed: 5, index: 1234));
+            Assert.NotEqual(a, FuzzEngine.Input(target, seeds, seed: 6, index: 1234));
+            Assert.Equal(seeds[0], FuzzEngine.Input(target, seeds, seed: 5, index: 0)); // the first inputs are the seeds themselves
+        }
+        finally { Directory.Delete(workDir, recursive: true); }
     }
 
     [Fact]
