@@ -17,6 +17,7 @@ public static class DejaCli
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(ReplicateCommand.Create());
+        root.Subcommands.Add(FuzzCommand.Create());
         FiniteNumbers.RequireEverywhere(root);
         return root;
     }

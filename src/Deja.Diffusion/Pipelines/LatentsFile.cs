@@ -19,22 +19,22 @@ public static class LatentsFile
     /// </summary>
     public static Tensor ReadInitial(string path, string? key = null)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"latents file '{path}' does not exist", path);
+        if (!File.Exists(path)) throw new DejaException($"latents file '{path}' does not exist");
         using var file = SafeTensorsFile.Open(path);
         var names = file.Names.ToList();
         string name;
         if (key is not null)
             name = file.Contains(key) ? key
-                : throw new ArgumentException($"latents file '{path}' has no tensor '{key}' (it has: {List(names)})");
+                : throw new DejaException($"latents file '{path}' has no tensor '{key}' (it has: {List(names)})");
         else if (file.Contains(InitialName)) name = InitialName;
         else if (names.Count == 1) name = names[0];
         else
-            throw new ArgumentException(names.Count == 0
+            throw new DejaException(names.Count == 0
                 ? $"latents file '{path}' holds no tensors"
                 : $"latents file '{path}' has {names.Count} tensors and none is named '{InitialName}' ({List(names)}); choose one with --latents-key");
         var entry = file.Entry(name);
         if (entry.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.F16 or SafeTensorsDType.BF16 or SafeTensorsDType.F64))
-            throw new ArgumentException($"latents file '{path}': tensor '{name}' is {entry.DType}, not a float tensor");
+            throw new DejaException($"latents file '{path}': tensor '{name}' is {entry.DType}, not a float tensor");
         var t = file.ReadTensor(name);
         return t.Rank == 3 ? Ops.Reshape(t, [1, .. t.Shape]) : t;
     }

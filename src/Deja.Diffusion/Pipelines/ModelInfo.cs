@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 using Deja.Diffusion.IO;
 
@@ -6,8 +5,9 @@ namespace Deja.Diffusion.Pipelines;
 
 /// <summary>
 /// The identity of a pipeline folder, for results that must say which model produced them: where it
-/// was, what it is (pipeline class, prediction type) and a fingerprint of each weights file. Computing
-/// it reads about 1 MB per file, so every command can afford it.
+/// was, what it is (pipeline class, prediction type) and the content hash of each weights file
+/// (<see cref="SafeTensorsFile.ContentHash"/>: every tensor's name, dtype, shape and bytes). A damaged or
+/// edited weight changes the id, so rows scored with one file are never mixed with rows of another.
 /// </summary>
 public sealed record ModelInfo
 {
@@ -21,21 +21,34 @@ public sealed record ModelInfo
     public required string VaeFingerprint { get; init; }
     public required long UNetBytes { get; init; }
 
-    /// <summary>16 hex digits naming the whole model: the three fingerprints and the prediction type.</summary>
+    /// <summary>32 hex digits naming the whole model: a hash of the three content fingerprints and the prediction type.</summary>
     public string Id => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(
-        string.Join("\n", PredictionType, UNetFingerprint, TextEncoderFingerprint, VaeFingerprint))))[..16];
+        string.Join("\n", PredictionType, UNetFingerprint, TextEncoderFingerprint, VaeFingerprint))))[..32];
 
-    public static ModelInfo Of(PipelineFolder folder)
+    /// <summary>
+    /// Whether <paramref name="id"/> has the form of the ids Deja gave pipelines before content hashing
+    /// (16 hex digits over sampled bytes of the files, which a damaged file could keep). Such an id cannot
+    /// be compared with a current one: the same weights get a different id now.
+    /// </summary>
+    public static bool IsSampledHashId(string id) =>
+        id.Length == 16 && id.All(char.IsAsciiHexDigitLower);
+
+    /// <summary>The identity of a folder whose weights were not loaded: each weights file is hashed in full.</summary>
+    public static ModelInfo Of(PipelineFolder folder) => Of(folder, new WeightsHashes());
+
+    /// <summary>The identity of a folder from the content hashes its load recorded (files it did not load are hashed now).</summary>
+    public static ModelInfo Of(PipelineFolder folder, WeightsHashes hashes)
     {
         ArgumentNullException.ThrowIfNull(folder);
+        ArgumentNullException.ThrowIfNull(hashes);
         return new ModelInfo
         {
             Directory = folder.Directory,
             PipelineClass = folder.ModelIndex.ClassName,
             PredictionType = folder.SchedulerConfig.PredictionType,
-            UNetFingerprint = Fingerprint(folder.UNetWeights),
-            TextEncoderFingerprint = Fingerprint(folder.TextEncoderWeights),
-            VaeFingerprint = folder.VaeWeights is null ? "none" : Fingerprint(folder.VaeWeights),
+            UNetFingerprint = Fingerprint(hashes.Of(folder.UNetWeights)),
+            TextEncoderFingerprint = Fingerprint(hashes.Of(folder.TextEncoderWeights)),
+            VaeFingerprint = folder.VaeWeights is null ? "none" : Fingerprint(hashes.Of(folder.VaeWeights)),
             UNetBytes = new FileInfo(folder.UNetWeights).Length,
         };
     }
@@ -52,42 +65,6 @@ public sealed record ModelInfo
         ["model_vae"] = VaeFingerprint,
     };
 
-    const int SampleCount = 16, SampleBytes = 64 << 10;
-
-    /// <summary>
-    /// "sha256s:" + SHA-256 over the file length, the first 1 MiB (the safetensors header: names, shapes,
-    /// offsets, and the first weights) and 16 blocks of 64 KiB spread evenly over the rest. Two different
-    /// fine-tunes of one architecture share their header, but not the sampled weights; a file of at most
-    /// 2 MiB is hashed whole. It is an identity check, not a protection against deliberate collisions.
-    /// </summary>
-    public static string Fingerprint(string path)
-    {
-        using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
-        long length = file.Length;
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        Span<byte> len = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64LittleEndian(len, length);
-        sha.AppendData(len);
-        var buffer = new byte[1 << 20];
-        if (length <= 2 * buffer.Length)
-        {
-            int n;
-            while ((n = file.Read(buffer)) > 0) sha.AppendData(buffer, 0, n);
-        }
-        else
-        {
-            Append(file, sha, buffer, 0, buffer.Length);
-            long rest = length - buffer.Length - SampleBytes;
-            for (int i = 0; i < SampleCount; i++)
-                Append(file, sha, buffer, buffer.Length + rest * (i + 1) / SampleCount, SampleBytes);
-        }
-        return "sha256s:" + Convert.ToHexStringLower(sha.GetHashAndReset());
-    }
-
-    static void Append(FileStream file, IncrementalHash sha, byte[] buffer, long position, int count)
-    {
-        file.Position = position;
-        file.ReadExactly(buffer, 0, count);
-        sha.AppendData(buffer, 0, count);
-    }
+    /// <summary>"xxh3c:" and 16 hex digits of a safetensors content hash.</summary>
+    public static string Fingerprint(ulong contentHash) => "xxh3c:" + contentHash.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,5 +1,6 @@
 using Deja.Diffusion.IO;
 using Deja.Diffusion.Schedulers;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Pipelines;
 
@@ -22,13 +23,13 @@ public static class PipelineScheduler
         if (config.RescaleBetasZeroSnr)
             problems.Add($"{config.Source}: rescale_betas_zero_snr true is not supported (supported: false)");
         if (problems.Count > 0)
-            throw new InvalidDataException(string.Join("\n", problems));
+            throw new DejaException(string.Join("; ", problems));
         var prediction = config.PredictionType switch
         {
             "v_prediction" => PredictionType.VPrediction,
             _ => PredictionType.Epsilon,
         };
-        return new Ddim(new NoiseSchedule(Betas(config)), prediction, config.StepsOffset, config.SetAlphaToOne, config.TimestepSpacing);
+        return new Ddim(new NoiseSchedule(Betas(config)), prediction, config.StepsOffset, config.SetAlphaToOne, config.TimestepSpacing) { Source = config.Source };
     }
 
     /// <summary>β_0 … β_{T−1} in float32, computed as diffusers does for each beta_schedule.</summary>
@@ -43,7 +44,7 @@ public static class PipelineScheduler
             case "squaredcos_cap_v2":
                 return CosineBetas(n);
             default:
-                throw new InvalidDataException($"{c.Source}: beta_schedule '{c.BetaSchedule}' is not supported (supported: {string.Join(", ", DdimSchedulerConfig.SupportedBetaSchedules)})");
+                throw new DejaException($"{c.Source}: beta_schedule '{c.BetaSchedule}' is not supported (supported: {string.Join(", ", DdimSchedulerConfig.SupportedBetaSchedules)})");
         }
     }
 

@@ -44,22 +44,25 @@ public sealed class StableDiffusionPipeline
     {
         ArgumentNullException.ThrowIfNull(folder);
         var scheduler = PipelineScheduler.Create(folder.SchedulerConfig);
-        var textEncoder = TextEncoder.Load(folder);
-        var unet = LoadUNet(folder.UNetConfig, folder.UNetWeights);
-        var vae = folder.IsPixelSpace ? null : AutoencoderKL.Load(folder);
+        var hashes = new WeightsHashes(); // filled while loading: the model id costs no second read
+        var textEncoder = TextEncoder.Load(folder, hashes: hashes);
+        var unet = LoadUNet(folder.UNetConfig, folder.UNetWeights, hashes);
+        var vae = folder.IsPixelSpace ? null : AutoencoderKL.Load(folder, hashes);
         vae?.SetRequiresGrad(false);
-        return new StableDiffusionPipeline(folder, ModelInfo.Of(folder), textEncoder, unet, vae, scheduler);
+        return new StableDiffusionPipeline(folder, ModelInfo.Of(folder, hashes), textEncoder, unet, vae, scheduler);
     }
 
     /// <summary>A <see cref="UNet2DConditionModel"/> of <paramref name="config"/> filled strictly from a safetensors file, frozen.</summary>
-    public static UNet2DConditionModel LoadUNet(UNet2DConditionConfig config, string weightsPath)
+    public static UNet2DConditionModel LoadUNet(UNet2DConditionConfig config, string weightsPath, WeightsHashes? hashes = null)
     {
         UNet2DConditionModel unet;
-        using (Init.Skip()) unet = new UNet2DConditionModel(config); // every parameter is loaded below
         using (var file = SafeTensorsFile.Open(weightsPath))
         {
+            ModelSize.CheckFits(CheckpointLayout.UNetItems(config), file, config.Source);
+            using (Init.Skip()) unet = new UNet2DConditionModel(config); // every parameter is loaded below
             try { file.LoadModule(unet); }
-            catch (InvalidDataException e) { throw new InvalidDataException($"{weightsPath}: {e.Message}", e); }
+            catch (DejaException e) { throw new DejaException($"{weightsPath}: {e.Message}", e); }
+            hashes?.Record(file);
         }
         unet.SetRequiresGrad(false);
         unet.Eval();

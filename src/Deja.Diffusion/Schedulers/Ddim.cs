@@ -16,6 +16,8 @@ public sealed class Ddim
     public PredictionType Prediction { get; }
     public int StepsOffset { get; }
     public string TimestepSpacing { get; }
+    /// <summary>The scheduler config the settings came from (named in messages about them); null when built in code.</summary>
+    public string? Source { get; init; }
     /// <summary>ᾱ used when the previous timestep is negative: 1 with set_alpha_to_one, else ᾱ_0.</summary>
     public float FinalAlphaCumprod { get; }
 
@@ -61,6 +63,10 @@ public sealed class Ddim
                 break;
             }
         }
+        // Only "leading" adds steps_offset; a config whose offset pushes the first timestep past the
+        // schedule cannot run this many steps (diffusers would fail indexing the schedule).
+        if (ts[0] >= T)
+            throw new DejaException($"{Source ?? "DDIM"}: steps_offset {StepsOffset} puts the first of {steps} timesteps at {ts[0]}, past the {T} training timesteps");
         return ts;
     }
 

@@ -21,6 +21,7 @@ internal sealed class ClipTokenizerFiles
     // "no limit" placeholder (1e30): CLIP text encoders have 77 positions.
     const int DefaultModelMaxLength = 77;
     const double NoLimitThreshold = 1e9;
+    const int MaxModelMaxLength = 1 << 16;
 
     static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
@@ -93,6 +94,10 @@ internal sealed class ClipTokenizerFiles
         {
             double value = m.GetDouble();
             if (value < 2) throw new TokenizerFileException(configPath, $"model_max_length {value} is below 2");
+            // Every padded encoding allocates this many ids: a length between a text encoder's size and
+            // transformers' "no limit" placeholder is damage, not a setting.
+            if (value > MaxModelMaxLength && value < NoLimitThreshold)
+                throw new TokenizerFileException(configPath, $"model_max_length {value} is implausible (CLIP tokenizers use 77; at most {MaxModelMaxLength} is accepted)");
             if (value < NoLimitThreshold) maxLength = (int)value;
         }
 
@@ -153,9 +158,14 @@ internal sealed class ClipTokenizerFiles
     static JsonDocument ReadJsonObject(string path)
     {
         JsonDocument doc;
+        var bytes = ReadBytes(path);
+        // JsonDocument accepts invalid UTF-8 inside strings and only fails when a string is read, with
+        // an InvalidOperationException (found by fuzzing): check the whole file first.
+        if (!System.Text.Unicode.Utf8.IsValid(bytes))
+            throw new TokenizerFileException(path, "is not valid UTF-8");
         try
         {
-            doc = JsonDocument.Parse(ReadBytes(path));
+            doc = JsonDocument.Parse(bytes);
         }
         catch (JsonException e)
         {

@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
 using Deja.Diffusion.Text.Unicode;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Text;
 
@@ -146,7 +147,7 @@ public sealed class PromptFile
 }
 
 /// <summary>A prompts file cannot be used; names the file and, where it applies, the line.</summary>
-public sealed class PromptFileException : IOException
+public sealed class PromptFileException : DejaException
 {
     public string FilePath { get; }
     public int? LineNumber { get; }

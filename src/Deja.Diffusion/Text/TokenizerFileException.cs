@@ -1,7 +1,9 @@
+using Deja.Tensors;
+
 namespace Deja.Diffusion.Text;
 
 /// <summary>A tokenizer file is missing or cannot be read; <see cref="FilePath"/> names it.</summary>
-public sealed class TokenizerFileException : IOException
+public sealed class TokenizerFileException : DejaException
 {
     public string FilePath { get; }
 

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Deja.Diffusion.Images;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Training;
 
@@ -29,9 +30,9 @@ public sealed class CaptionedImageFolder
     /// <param name="imageSize">Every image must be this many pixels square (the model's sample size).</param>
     public static CaptionedImageFolder Load(string dir, int imageSize, bool skipBad = false)
     {
-        if (!System.IO.Directory.Exists(dir)) throw new DirectoryNotFoundException($"dataset folder '{dir}' does not exist");
+        if (!System.IO.Directory.Exists(dir)) throw new DejaException($"dataset folder '{dir}' does not exist");
         var captionsPath = Path.Combine(dir, CaptionsFile);
-        if (!File.Exists(captionsPath)) throw new FileNotFoundException($"dataset folder '{dir}' has no {CaptionsFile}", captionsPath);
+        if (!File.Exists(captionsPath)) throw new DejaException($"dataset folder '{dir}' has no {CaptionsFile}");
         var problems = new Dictionary<string, List<string>>();
         void Problem(string kind, string what) { if (!problems.TryGetValue(kind, out var l)) problems[kind] = l = []; l.Add(what); }
         var examples = new List<TrainingExample>(); var files = new List<string>();
@@ -61,7 +62,7 @@ public sealed class CaptionedImageFolder
             if (!File.Exists(path)) { Problem("missing images", $"line {lineNumber}: {file}"); continue; }
             Image image;
             try { image = Png.Read(path); }
-            catch (Exception e) when (e is InvalidDataException or IOException) { Problem("unreadable PNGs", $"{file}: {e.Message}"); continue; }
+            catch (DejaException e) { Problem("unreadable PNGs", $"{file}: {e.Message}"); continue; }
             if (image.Width != imageSize || image.Height != imageSize)
             {
                 Problem("images of the wrong size", $"{file}: {image.Width}×{image.Height}, the model needs {imageSize}×{imageSize}");
@@ -79,8 +80,8 @@ public sealed class CaptionedImageFolder
         var summary = problems.Select(p => $"{p.Value.Count} {p.Key} (e.g. {string.Join("; ", p.Value.Take(3))})").ToList();
         bool fatal = problems.Keys.Any(k => k != "images without a caption");
         if (fatal && !skipBad)
-            throw new InvalidDataException($"dataset '{dir}': " + string.Join("; ", summary) + " — fix the folder or pass --skip-bad to leave these out");
-        if (examples.Count == 0) throw new InvalidDataException($"dataset '{dir}': no usable image" + (summary.Count > 0 ? " (" + string.Join("; ", summary) + ")" : ""));
+            throw new DejaException($"dataset '{dir}': " + string.Join("; ", summary) + " — fix the folder or pass --skip-bad to leave these out");
+        if (examples.Count == 0) throw new DejaException($"dataset '{dir}': no usable image" + (summary.Count > 0 ? " (" + string.Join("; ", summary) + ")" : ""));
         return new CaptionedImageFolder(dir, examples, files, summary, imageSize);
     }
 }

@@ -51,7 +51,7 @@ public static class TrainedModelExport
         {
             var src = Path.Combine(tokenizerDir, f);
             if (File.Exists(src)) File.Copy(src, Path.Combine(staging, "tokenizer", f));
-            else if (f is "vocab.json" or "merges.txt") throw new FileNotFoundException($"tokenizer folder '{tokenizerDir}' has no {f}", src);
+            else if (f is "vocab.json" or "merges.txt") throw new DejaException($"tokenizer folder '{tokenizerDir}' has no {f}");
         }
         // Move each component over the previous export, model_index.json last: it is what makes the folder a model.
         File.Delete(Path.Combine(directory, "model_index.json"));

@@ -188,7 +188,7 @@ public sealed class Trainer
         var path = Path.Combine(directory, CheckpointFile);
         using var file = SafeTensorsFile.Open(path);
         var meta = file.Metadata;
-        if (!meta.TryGetValue("deja_checkpoint", out _)) throw new InvalidDataException($"{path} is not a Deja training checkpoint");
+        if (!meta.TryGetValue("deja_checkpoint", out _)) throw new DejaException($"{path} is not a Deja training checkpoint");
         if (meta["config"] != Config.Name)
             throw new DejaException($"{path} was trained with config '{meta["config"]}', this run uses '{Config.Name}'");
         var saved = JsonNode.Parse(meta["options"])!.AsObject();

@@ -53,14 +53,14 @@ public sealed class InitialNoise
     /// </summary>
     public static InitialNoise FromFile(string path, int[] latentShape, int promptCount, bool perPromptRows = false)
     {
-        var t = ReadRaw(path);
+        var (t, contentHash) = ReadRaw(path);
         int[] one;
         Tensor? sharedNoise = null, rows = null;
         if (t.Rank == 5 || (perPromptRows && t.Rank == 4))
         {
             if (t.Rank == 4) t = Ops.Reshape(t, t.Shape[0], 1, t.Shape[1], t.Shape[2], t.Shape[3]);
             if (t.Shape[0] != promptCount)
-                throw new ArgumentException($"latents file '{path}' has rows for {t.Shape[0]} prompts, the prompt file has {promptCount}");
+                throw new DejaException($"latents file '{path}' has rows for {t.Shape[0]} prompts, the prompt file has {promptCount}");
             one = t.Shape[1..];
             rows = t;
         }
@@ -69,27 +69,33 @@ public sealed class InitialNoise
             sharedNoise = t.Rank == 3 ? Ops.Reshape(t, [1, .. t.Shape]) : t;
             one = sharedNoise.Shape;
         }
-        else throw new ArgumentException($"latents file '{path}': expected [C, H, W], [n, C, H, W] or [prompts, n, C, H, W], got {Shapes.Str(t.Shape)}");
+        else throw new DejaException($"latents file '{path}': expected [C, H, W], [n, C, H, W] or [prompts, n, C, H, W], got {Shapes.Str(t.Shape)}");
+        if (one[0] < 1)
+            throw new DejaException($"latents file '{path}' holds no latents (shape {Shapes.Str(t.Shape)})");
         if (!Shapes.Equal(one[1..], latentShape))
-            throw new ArgumentException($"latents file '{path}' holds latents of shape {Shapes.Str(one[1..])}, the model expects {Shapes.Str(latentShape)}");
+            throw new DejaException($"latents file '{path}' holds latents of shape {Shapes.Str(one[1..])}, the model expects {Shapes.Str(latentShape)}");
         var sum = 0.0;
-        foreach (var v in t.ReadOnlySpan) { if (!float.IsFinite(v)) throw new ArgumentException($"latents file '{path}' contains a non-finite value"); sum += v; }
+        foreach (var v in t.ReadOnlySpan) { if (!float.IsFinite(v)) throw new DejaException($"latents file '{path}' contains a non-finite value"); sum += v; }
         return new InitialNoise(one, SeedPolicy.Same, 0, sharedNoise, rows, new JsonObject
         {
             ["source"] = "file", ["file"] = Path.GetFileName(path), ["per_prompt"] = rows is not null,
-            ["n"] = one[0], ["fingerprint"] = ModelInfo.Fingerprint(path),
+            ["n"] = one[0], ["fingerprint"] = ModelInfo.Fingerprint(contentHash),
         });
     }
 
-    static Tensor ReadRaw(string path)
+    /// <summary>The x_T tensor and the file's content hash (for the results file's record of where the noise came from).</summary>
+    static (Tensor Latents, ulong ContentHash) ReadRaw(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"latents file '{path}' does not exist", path);
+        if (!File.Exists(path)) throw new DejaException($"latents file '{path}' does not exist");
         using var file = SafeTensorsFile.Open(path);
         var names = file.Names.ToList();
         string name = file.Contains(LatentsFile.InitialName) ? LatentsFile.InitialName
             : names.Count == 1 ? names[0]
-            : throw new ArgumentException($"latents file '{path}' has {names.Count} tensors and none is named '{LatentsFile.InitialName}'");
-        return file.ReadTensor(name);
+            : throw new DejaException($"latents file '{path}' has {names.Count} tensors and none is named '{LatentsFile.InitialName}'");
+        if (!file.Entry(name).DType.IsReadableAsFloat())
+            throw new DejaException($"latents file '{path}': tensor '{name}' is {file.Entry(name).DType}, not a float tensor");
+        var latents = file.ReadTensor(name);
+        return (latents, file.ContentHash());
     }
 
     static Tensor Draw(long seed, int[] shape) => Tensor.RandN(new Generator(seed), shape);

@@ -69,7 +69,9 @@ internal static class JsonText
                 foreach (var item in e.EnumerateArray()) Append(item, w);
                 w.WriteEndArray();
                 break;
-            case JsonValueKind.Number when e.TryGetDouble(out var d):
+            // A number beyond double's range (1e999) parses as infinity, which is not JSON: keep its text
+            // (fuzzing found the resume check throwing a JsonReaderException on it).
+            case JsonValueKind.Number when e.TryGetDouble(out var d) && double.IsFinite(d):
                 w.WriteRawValue(d.ToString("R", CultureInfo.InvariantCulture));
                 break;
             default:

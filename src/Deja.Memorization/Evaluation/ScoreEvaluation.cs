@@ -1,3 +1,4 @@
+using Deja.Tensors;
 namespace Deja.Memorization.Evaluation;
 
 public sealed record ScoreEvaluationSettings
@@ -28,8 +29,8 @@ public static class ScoreEvaluation
     public static ScoreEvaluationReport Evaluate(IReadOnlyList<ScoreRow> positives, IReadOnlyList<ScoreRow> negatives, ScoreEvaluationSettings? settings = null)
     {
         settings ??= new ScoreEvaluationSettings();
-        if (positives.Count == 0) throw new ArgumentException("eval: no memorized (positive) rows");
-        if (negatives.Count == 0) throw new ArgumentException("eval: no non-memorized (negative) rows");
+        if (positives.Count == 0) throw new DejaException("eval: no memorized (positive) rows");
+        if (negatives.Count == 0) throw new DejaException("eval: no non-memorized (negative) rows");
         var all = positives.Concat(negatives).ToList();
         var (columns, skipped) = ChooseColumns(all, settings.Columns);
         var warnings = DuplicateWarnings(positives, negatives);
@@ -68,7 +69,7 @@ public static class ScoreEvaluation
         {
             foreach (var name in requested)
                 if (!common.Contains(name))
-                    throw new ArgumentException(count.TryGetValue(name, out int c)
+                    throw new DejaException(count.TryGetValue(name, out int c)
                         ? $"eval: column \"{name}\" is missing in {rows.Count - c} of {rows.Count} rows"
                         : $"eval: no column \"{name}\"; the score files have: {string.Join(", ", order)}");
             foreach (var name in common.Where(n => !requested.Contains(n)))
@@ -78,17 +79,17 @@ public static class ScoreEvaluation
         foreach (var name in order.Where(n => count[n] < rows.Count))
             skipped.Add((name, $"missing in {rows.Count - count[name]} of {rows.Count} rows"));
         if (common.Count == 0)
-            throw new ArgumentException(order.Count == 0
+            throw new DejaException(order.Count == 0
                 ? "eval: the rows have no scores"
                 : $"eval: no score column is present in every row ({string.Join("; ", skipped.Select(s => $"{s.Item1}: {s.Item2}"))})");
         return (common, skipped);
     }
 
-    static ArgumentException NotFinite(string column, List<ScoreRow> rows, bool[] labels)
+    static DejaException NotFinite(string column, List<ScoreRow> rows, bool[] labels)
     {
         var bad = Enumerable.Range(0, rows.Count).Where(i => !double.IsFinite(rows[i].Scores[column])).ToList();
         var first = rows[bad[0]];
-        return new ArgumentException(
+        return new DejaException(
             $"eval: column \"{column}\" has {bad.Count} non-finite value(s) (first: {(labels[bad[0]] ? "memorized" : "non-memorized")} " +
             $"row index {first.Index}, \"{Shorten(first.Prompt)}\" = {first.Scores[column]}); leave it out with --columns");
     }

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
+using Deja.Diffusion.Pipelines;
 using Deja.Tensors;
 
 namespace Deja.Memorization.Evaluation;
@@ -16,13 +17,15 @@ public static class ScoresFile
     internal static readonly JavaScriptEncoder Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
 
     /// <summary>All rows of a score file. A final line without a newline that is not valid JSON (a write
-    /// cut short) is ignored; any other invalid line is an InvalidDataException naming file and line.</summary>
+    /// cut short) is ignored; any other invalid line is a <see cref="DejaException"/> naming file and line.</summary>
     public static IReadOnlyList<ScoreRow> Read(string path) => Read(path, out _);
 
     public static IReadOnlyList<ScoreRow> Read(string path, out long ignoredTrailingBytes)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"score file not found: {path}", path);
-        var bytes = File.ReadAllBytes(path);
+        if (!File.Exists(path)) throw new DejaException($"score file not found: {path}");
+        byte[] bytes;
+        try { bytes = File.ReadAllBytes(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DejaException($"score file '{path}' cannot be read: {e.Message}", e); }
         var (rows, completeLength, _) = Parse(bytes, path);
         ignoredTrailingBytes = bytes.Length - completeLength;
         return rows;
@@ -30,14 +33,16 @@ public static class ScoresFile
 
     /// <summary>
     /// Opens (or creates) a score file to append rows made by one model, method and parameter set.
-    /// Refuses, with a DejaException naming the differing field, a file whose rows were made
+    /// Refuses, with a <see cref="DejaException"/> naming the differing field, a file whose rows were made
     /// differently: mixing them would make the scores incomparable. A trailing partial line (a write
     /// cut short by a kill) is cut off first, see <see cref="ScoresWriter.DroppedBytes"/>.
     /// </summary>
     public static ScoresWriter OpenForAppend(string path, string modelId, string method, string paramsJson)
     {
         string expectedParams = JsonText.Canonical(paramsJson, "params");
-        var stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read);
+        FileStream stream;
+        try { stream = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DejaException($"score file '{path}' cannot be opened for writing: {e.Message}", e); }
         try
         {
             var bytes = new byte[stream.Length];
@@ -72,6 +77,10 @@ public static class ScoresFile
 
     internal static void CheckSameRun(ScoreRow row, string where, string modelId, string method, string canonicalParams)
     {
+        if (row.ModelId != modelId && ModelInfo.IsSampledHashId(row.ModelId) && !ModelInfo.IsSampledHashId(modelId))
+            throw new DejaException($"{where} was scored with model id \"{row.ModelId}\", an id of the older scheme that hashed only sampled bytes of the " +
+                                    $"weights (a damaged file could keep it); ids now hash every tensor, so these rows cannot be matched to this model (\"{modelId}\") " +
+                                    "and resuming could mix scores of two different weight files: write to another file, or rescore");
         if (row.ModelId != modelId)
             throw new DejaException($"{where} was scored with model id \"{row.ModelId}\", this run uses \"{modelId}\"; write to another file");
         if (row.Method != method)
@@ -99,10 +108,10 @@ public static class ScoresFile
             {
                 ScoreRow row;
                 try { row = ParseRow(span); }
-                catch (Exception e) when (e is JsonException or InvalidDataException or FormatException)
+                catch (Exception e) when (e is JsonException or InvalidDataException or FormatException or InvalidOperationException)
                 {
                     if (!terminated) return (rows, start, lineNumbers); // a write cut short
-                    throw new InvalidDataException($"{path} line {line}: {e.Message}");
+                    throw new DejaException($"{path} line {line}: {e.Message}", e);
                 }
                 rows.Add(row);
                 lineNumbers.Add(line);

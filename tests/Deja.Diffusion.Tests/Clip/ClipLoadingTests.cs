@@ -45,7 +45,7 @@ public class ClipLoadingTests
     }
 
     /// <summary>Writes tiny-sd1's text encoder weights with one change and loads them strictly.</summary>
-    static InvalidDataException LoadAltered(Action<Dictionary<string, Tensor>> alter)
+    static DejaException LoadAltered(Action<Dictionary<string, Tensor>> alter)
     {
         var config = ClipTextConfig.Load(TestData.Golden("tiny-sd1", "text_encoder", "config.json"));
         Dictionary<string, Tensor> tensors;
@@ -54,13 +54,13 @@ public class ClipLoadingTests
         alter(tensors);
         using var dir = new TempDir();
         SafeTensorsWriter.Write(dir.File("model.safetensors"), tensors.Select(kv => (kv.Key, kv.Value)));
-        return Assert.Throws<InvalidDataException>(() => TextEncoder.LoadModel(config, dir.File("model.safetensors")));
+        return Assert.Throws<DejaException>(() => TextEncoder.LoadModel(config, dir.File("model.safetensors")));
     }
 
     [Fact]
     public void UnsupportedConfigIsRejected()
     {
-        var e = Assert.Throws<ArgumentException>(() => new ClipTextModel(ClipTextConfigs.Tiny(act: "relu")));
+        var e = Assert.Throws<DejaException>(() => new ClipTextModel(ClipTextConfigs.Tiny(act: "relu")));
         Assert.Contains("hidden_act 'relu'", e.Message);
     }
 

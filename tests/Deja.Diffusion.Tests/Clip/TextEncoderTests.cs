@@ -103,7 +103,7 @@ public class TextEncoderTests
         Assert.Contains("equal lengths", ragged.Message);
         // sd2's hidden size differs, but the tokenizers are interchangeable; a too-small vocabulary is not.
         var small = new ClipTextModel(ClipTextConfigs.Tiny(vocab: 1000, positions: 77));
-        var e = Assert.Throws<ArgumentException>(() => new TextEncoder(encoder.Tokenizer, small));
+        var e = Assert.Throws<DejaException>(() => new TextEncoder(encoder.Tokenizer, small));
         Assert.Contains("vocabulary", e.Message);
     }
 

@@ -1,4 +1,5 @@
 using Deja.Diffusion.IO;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.IO;
 
@@ -152,20 +153,30 @@ public class DiffusersConfigTests
         Assert.Contains("skip_prk_steps", pndm.UnmodeledKeys());
     }
 
+    /// <summary>JSON numbers beyond double's range parse as infinity; a setting must be finite (found while fixing the fuzzer's 1e999 crash).</summary>
+    [Fact]
+    public void NumbersBeyondDoubleRangeAreRefused()
+    {
+        var e = Assert.Throws<DejaException>(() => ClipTextConfig.Parse("""{"layer_norm_eps": 1e999}""", "te.json"));
+        Assert.Contains("te.json: 'layer_norm_eps' must be a finite number, found 1e999", e.Message);
+        e = Assert.Throws<DejaException>(() => DdimSchedulerConfig.Parse("""{"trained_betas": [0.1, -1e999]}""", "s.json"));
+        Assert.Contains("'trained_betas' must be a list of finite numbers", e.Message);
+    }
+
     [Fact]
     public void WrongTypesAndBadJsonNameTheFileAndKey()
     {
-        var e = Assert.Throws<InvalidDataException>(() => UNet2DConditionConfig.Parse("""{"layers_per_block": "two"}""", "my/unet/config.json"));
+        var e = Assert.Throws<DejaException>(() => UNet2DConditionConfig.Parse("""{"layers_per_block": "two"}""", "my/unet/config.json"));
         Assert.Contains("my/unet/config.json", e.Message);
         Assert.Contains("'layers_per_block' must be an integer or a list of integers, found \"two\"", e.Message);
 
-        e = Assert.Throws<InvalidDataException>(() => ClipTextConfig.Parse("""{"hidden_size": 3.5}""", "te.json"));
+        e = Assert.Throws<DejaException>(() => ClipTextConfig.Parse("""{"hidden_size": 3.5}""", "te.json"));
         Assert.Contains("'hidden_size' must be an integer", e.Message);
 
-        e = Assert.Throws<InvalidDataException>(() => DdimSchedulerConfig.Parse("""{"beta_start": 0.1,""", "s.json"));
+        e = Assert.Throws<DejaException>(() => DdimSchedulerConfig.Parse("""{"beta_start": 0.1,""", "s.json"));
         Assert.Contains("s.json: not valid JSON", e.Message);
 
-        e = Assert.Throws<InvalidDataException>(() => AutoencoderKLConfig.Parse("[1]", "v.json"));
+        e = Assert.Throws<DejaException>(() => AutoencoderKLConfig.Parse("[1]", "v.json"));
         Assert.Contains("must be a JSON object", e.Message);
     }
 
@@ -180,7 +191,7 @@ public class DiffusersConfigTests
         Assert.Contains(p, m => m.Contains("down_block_types[0] 'AttnDownBlock2D' is not supported (supported: CrossAttnDownBlock2D, DownBlock2D)"));
         Assert.Contains(p, m => m.Contains("act_fn 'gelu' is not supported (supported: silu)"));
         Assert.Contains(p, m => m.Contains("layers_per_block has 3 entries but there are 2 down blocks"));
-        var e = Assert.Throws<InvalidDataException>(unet.Validate);
+        var e = Assert.Throws<DejaException>(unet.Validate);
         Assert.Contains("3 unsupported settings", e.Message);
 
         var mid = UNet2DConditionConfig.Parse("""{"mid_block_type": "UNetMidBlock2DSimpleCrossAttn"}""");

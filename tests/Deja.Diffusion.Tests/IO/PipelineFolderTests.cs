@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Deja.Diffusion.IO;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.IO;
 
@@ -28,7 +29,7 @@ public class PipelineFolderTests
 
     static string OpenFails(string dir, string? variant = null)
     {
-        var e = Assert.Throws<InvalidDataException>(() => PipelineFolder.Open(dir, variant));
+        var e = Assert.Throws<DejaException>(() => PipelineFolder.Open(dir, variant));
         Assert.Contains("is not a usable Stable Diffusion pipeline folder", e.Message);
         return e.Message;
     }
@@ -164,8 +165,80 @@ public class PipelineFolderTests
         var vae = Path.Combine(root, "vae", "diffusion_pytorch_model.safetensors");
         File.WriteAllBytes(vae, File.ReadAllBytes(vae)[..^1000]);
         var m = OpenFails(root);
-        Assert.Contains("the UNet's cross_attention_dim 32 does not match the text encoder's hidden_size 64", m);
+        Assert.Contains("unet/config.json: cross_attention_dim 32 does not match the text encoder's hidden_size 64 in text_encoder/config.json", m);
         Assert.Contains("diffusion_pytorch_model.safetensors': the file is truncated", m);
+    }
+
+    /// <summary>
+    /// Issue 12 §5: a missing config field used to take the library default and surface as a count mismatch
+    /// or a list of 128 missing tensors at load. Fields that fix the weight shapes are now required by name.
+    /// </summary>
+    [Theory]
+    [InlineData("text_encoder/config.json", "num_hidden_layers")]
+    [InlineData("text_encoder/config.json", "hidden_size")]
+    [InlineData("unet/config.json", "block_out_channels")]
+    [InlineData("unet/config.json", "layers_per_block")]
+    [InlineData("vae/config.json", "latent_channels")]
+    [InlineData("scheduler/scheduler_config.json", "num_train_timesteps")]
+    public void MissingShapeFieldIsNamed(string config, string field)
+    {
+        using var dir = new TempDir();
+        var root = CopyPipeline(dir);
+        EditJson(Path.Combine(root, config), j => j.Remove(field));
+        var m = OpenFails(root);
+        Assert.Contains($"{config}: required field '{field}' is missing", m);
+        Assert.DoesNotContain("missing tensor", m);
+    }
+
+    [Fact]
+    public void UNetHeadCountMayBeGivenEitherWay()
+    {
+        using var dir = new TempDir();
+        var root = CopyPipeline(dir);
+        EditJson(Path.Combine(root, "unet", "config.json"), j => { j.Remove("attention_head_dim"); j.Remove("num_attention_heads"); });
+        Assert.Contains("required field 'attention_head_dim' is missing", OpenFails(root));
+        EditJson(Path.Combine(root, "unet", "config.json"), j => j["num_attention_heads"] = 8);
+        PipelineFolder.Open(root);
+    }
+
+    /// <summary>A config describing far more parameters than its weights file holds is refused before any model is built.</summary>
+    [Fact]
+    public void ConfigLargerThanItsWeightsIsRefusedBeforeBuilding()
+    {
+        using var dir = new TempDir();
+        var root = CopyPipeline(dir);
+        EditJson(Path.Combine(root, "text_encoder", "config.json"), j => { j["vocab_size"] = 1_000_000_000; j["num_hidden_layers"] = 200; });
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var m = OpenFails(root);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 << 20, "the check allocated like a model");
+        Assert.Contains("text_encoder/config.json describes a model of more than", m);
+        Assert.Contains("the config does not belong to these weights", m);
+    }
+
+    /// <summary>Fuzzing (unet-config, seed 1, input 118): downsample_padding 2 opened cleanly, then the load threw ArgumentException.</summary>
+    [Theory]
+    [InlineData("downsample_padding", 2)]
+    [InlineData("mid_block_scale_factor", 2)]
+    [InlineData("resnet_out_scale_factor", 0.5)]
+    public void UNetSettingsTheModelCannotBuildAreReportedWhenTheFolderOpens(string field, double value)
+    {
+        using var dir = new TempDir();
+        var root = CopyPipeline(dir);
+        EditJson(Path.Combine(root, "unet", "config.json"), j => j[field] = value);
+        Assert.Contains($"{field} {value.ToString(System.Globalization.CultureInfo.InvariantCulture)} is not supported", OpenFails(root));
+    }
+
+    /// <summary>Fuzzing (scheduler-config, seed 1, inputs 1071 and 1249): num_train_timesteps 10^6 made a 350-byte config allocate 20 MB.</summary>
+    [Theory]
+    [InlineData("num_train_timesteps", 1_000_000, "num_train_timesteps 1000000 must be between 1 and 100000")]
+    [InlineData("steps_offset", 5000, "steps_offset 5000 must be between 0 and num_train_timesteps")]
+    [InlineData("steps_offset", -1, "steps_offset -1 must be between 0 and num_train_timesteps")]
+    public void ImplausibleScheduleSettingsAreRefused(string field, int value, string expected)
+    {
+        using var dir = new TempDir();
+        var root = CopyPipeline(dir);
+        EditJson(Path.Combine(root, "scheduler", "scheduler_config.json"), j => j[field] = value);
+        Assert.Contains(expected, OpenFails(root));
     }
 
     [Fact]

@@ -4,17 +4,17 @@ using static Deja.Diffusion.Tests.IO.RawSafeTensors;
 
 namespace Deja.Diffusion.Tests.IO;
 
-/// <summary>Each kind of damage gives an InvalidDataException that names the file, the tensor and the problem.</summary>
+/// <summary>Each kind of damage gives a DejaException that names the file, the tensor and the problem.</summary>
 public class SafeTensorsCorruptionTests
 {
-    static InvalidDataException OpenFails(string path)
+    static DejaException OpenFails(string path)
     {
-        var e = Assert.Throws<InvalidDataException>(() => SafeTensorsFile.Open(path).Dispose());
+        var e = Assert.Throws<DejaException>(() => SafeTensorsFile.Open(path).Dispose());
         Assert.Contains(Path.GetFileName(path), e.Message);
         return e;
     }
 
-    static InvalidDataException OpenFails(string header, int dataBytes, ulong? declaredLength = null)
+    static DejaException OpenFails(string header, int dataBytes, ulong? declaredLength = null)
     {
         using var dir = new TempDir();
         return OpenFails(Write(dir, "bad.safetensors", header, new byte[dataBytes], declaredLength));
@@ -117,7 +117,7 @@ public class SafeTensorsCorruptionTests
         SafeTensorsWriter.Write(path, [("a", a), ("b", b)]);
         using var file = SafeTensorsFile.Open(path); // positional reads: no SIGBUS from a shrunken map
         using (var s = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) s.SetLength(s.Length - 2000);
-        var e = Assert.Throws<InvalidDataException>(() => file.ReadTensor("b"));
+        var e = Assert.Throws<DejaException>(() => file.ReadTensor("b"));
         Assert.Contains("tensor 'b'", e.Message);
         Assert.Contains("truncated after it was opened", e.Message);
     }
@@ -126,19 +126,128 @@ public class SafeTensorsCorruptionTests
     public void MissingFile()
     {
         using var dir = new TempDir();
-        var e = Assert.Throws<FileNotFoundException>(() => SafeTensorsFile.Open(dir.File("none.safetensors")));
+        var e = Assert.Throws<DejaException>(() => SafeTensorsFile.Open(dir.File("none.safetensors")));
         Assert.Contains("none.safetensors", e.Message);
     }
 
     [Fact]
-    public void EmptyTensorsMayShareAnOffsetAndGapsAreAllowed()
+    public void EmptyTensorsMayShareAnOffset()
     {
         using var dir = new TempDir();
         var header = "{" + Entry("e1", "F32", [0], 4, 4) + "," + Entry("e2", "F16", [0, 3], 4, 4) + "," +
-                     Entry("a", "F32", [1], 0, 4) + "," + Entry("b", "F32", [1], 8, 12) + "}";
-        using var file = SafeTensorsFile.Open(Write(dir, "ok.safetensors", header, new byte[16]));
+                     Entry("a", "F32", [1], 0, 4) + "," + Entry("b", "F32", [1], 4, 8) + "}";
+        using var file = SafeTensorsFile.Open(Write(dir, "ok.safetensors", header, new byte[8]));
         Assert.Equal(4, file.Count);
         using var e2 = file.ReadTensor("e2");
         Assert.Equal([0, 3], e2.Shape);
+    }
+
+    /// <summary>Issue 12 §4: a header claiming 10^12 elements is refused from the header alone, before anything is allocated for it.</summary>
+    [Theory]
+    [InlineData(1_000_000_000_000L, 4_000_000_000_000L)]   // offsets consistent with the claim: they lie outside the file
+    [InlineData(1_000_000_000_000L, 16L)]                  // offsets of the real data: they do not span the claim
+    public void HeaderClaimingATrillionElementsIsRefusedBeforeAllocating(long elements, long end)
+    {
+        using var dir = new TempDir();
+        var header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + elements + "],\"data_offsets\":[0," + end + "]}}";
+        var path = Write(dir, "huge.safetensors", header, new byte[16]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = OpenFails(path);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20);
+        Assert.Contains("tensor 'w'", e.Message);
+    }
+
+    /// <summary>Issue 12 §5: one NaN weight used to load and score as NaN rows with exit code 0; it is reported at load, naming the tensor.</summary>
+    [Theory]
+    [InlineData("F32", SafeTensorsReadMode.PositionalRead)]
+    [InlineData("F16", SafeTensorsReadMode.PositionalRead)]
+    [InlineData("BF16", SafeTensorsReadMode.MemoryMap)]
+    public void NonFiniteWeightIsReportedAtLoad(string dtype, SafeTensorsReadMode mode)
+    {
+        using var dir = new TempDir();
+        using var w = Tensor.FromArray(Enumerable.Range(0, 1000).Select(i => i * 0.01f).ToArray(), 1000);
+        var path = dir.File("w.safetensors");
+        SafeTensorsWriter.Write(path, [("layer.weight", w)], dtype: Enum.Parse<SafeTensorsDType>(dtype));
+        var bytes = File.ReadAllBytes(path);
+        long dataStart;
+        using (var f = SafeTensorsFile.Open(path)) dataStart = f.DataStart;
+        int size = dtype == "F32" ? 4 : 2;
+        byte[] nan = dtype switch { "F32" => BitConverter.GetBytes(float.NaN), "F16" => [0x00, 0x7E], _ => [0xC0, 0x7F] };
+        nan.CopyTo(bytes, dataStart + 777 * size);
+        File.WriteAllBytes(path, bytes);
+
+        using var file = SafeTensorsFile.Open(path, mode);
+        using var target = Tensor.Zeros(1000);
+        var e = Assert.Throws<DejaException>(() => file.ReadInto(new Dictionary<string, Tensor> { ["layer.weight"] = target }));
+        Assert.Contains("tensor 'layer.weight' holds a non-finite value (NaN at element 777)", e.Message);
+        Assert.Contains("w.safetensors", e.Message);
+        using var allowed = SafeTensorsFile.Open(path, mode, allowNonFinite: true);
+        using var read = allowed.ReadTensor("layer.weight");
+        Assert.True(float.IsNaN(read.ReadOnlySpan[777]));
+    }
+
+    /// <summary>Issue 12 §5: like the reference implementation, every byte of the data area belongs to exactly one tensor.</summary>
+    [Theory]
+    [InlineData("gap between tensors", 16, "the 4 bytes between it and tensor 'a' (which ends at 4) belong to no tensor")]
+    [InlineData("bytes after the last tensor", 20, "bytes after the last tensor belong to no tensor")]
+    [InlineData("bytes before the first tensor", 16, "starts with 4 bytes that belong to no tensor")]
+    public void BytesBetweenOrAfterTensorsAreRefused(string why, int dataBytes, string expected)
+    {
+        var header = why switch
+        {
+            "gap between tensors" => "{" + Entry("a", "F32", [1], 0, 4) + "," + Entry("b", "F32", [3], 8, 20) + "}",
+            "bytes after the last tensor" => "{" + Entry("a", "F32", [1], 0, 4) + "," + Entry("b", "F32", [3], 4, 16) + "}",
+            _ => "{" + Entry("a", "F32", [3], 4, 16) + "}",
+        };
+        if (why == "gap between tensors") dataBytes = 20;
+        var e = OpenFails(header, dataBytes);
+        Assert.True(e.Message.Contains(expected), $"{why}: {e.Message}");
+    }
+
+    /// <summary>
+    /// Issue 12 §5: bytes inserted into or overwritten in the data area of a weights file (28 of 200 such
+    /// mutations used to load and score). Now an insertion is always refused (the data no longer tiles),
+    /// a NaN or infinity is refused at load, and any other overwrite loads but changes the content hash,
+    /// so the model id changes too.
+    /// </summary>
+    [Fact]
+    public void DataAreaDamageIsRefusedOrChangesTheContentHash()
+    {
+        using var dir = new TempDir();
+        var path = dir.File("w.safetensors");
+        using (var a = Tensor.FromArray(Enumerable.Range(0, 500).Select(i => MathF.Sin(i)).ToArray(), 500))
+        using (var b = Tensor.FromArray(Enumerable.Range(0, 300).Select(i => MathF.Cos(i)).ToArray(), 300))
+            SafeTensorsWriter.Write(path, [("a", a), ("b", b)]);
+        var original = File.ReadAllBytes(path);
+        ulong originalHash;
+        long dataStart;
+        using (var f = SafeTensorsFile.Open(path)) { originalHash = f.ContentHash(); dataStart = f.DataStart; }
+
+        var random = new Random(12);
+        int refused = 0, changed = 0;
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int length = random.Next(1, 151), at = (int)dataStart + random.Next(original.Length - (int)dataStart);
+            var junk = new byte[length];
+            random.NextBytes(junk);
+            byte[] damaged;
+            if (trial % 2 == 0) damaged = [.. original[..at], .. junk, .. original[at..]];
+            else
+            {
+                damaged = (byte[])original.Clone();
+                junk.AsSpan(0, Math.Min(length, original.Length - at)).CopyTo(damaged.AsSpan(at));
+            }
+            File.WriteAllBytes(path, damaged);
+            try
+            {
+                using var f = SafeTensorsFile.Open(path);
+                foreach (var t in f.ReadTensors().Values) t.Dispose();
+                Assert.True(trial % 2 == 1, $"trial {trial}: {length} bytes inserted at {at} were accepted");
+                if (!damaged.AsSpan().SequenceEqual(original)) Assert.NotEqual(originalHash, f.ContentHash());
+                changed++;
+            }
+            catch (DejaException) { refused++; }
+        }
+        Assert.True(refused >= 100, $"{refused} refused, {changed} loaded with a new hash");
     }
 }

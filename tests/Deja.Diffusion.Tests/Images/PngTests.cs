@@ -1,4 +1,5 @@
 using Deja.Diffusion.Images;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.Images;
 
@@ -48,11 +49,11 @@ public class PngTests
     public void CorruptFilesGiveClearMessages()
     {
         var good = File.ReadAllBytes(Fixture("rgb8.png"));
-        Assert.Contains("signature", Assert.Throws<InvalidDataException>(() => Png.Decode(new byte[] { 1, 2, 3 })).Message);
-        Assert.Contains("truncated", Assert.Throws<InvalidDataException>(() => Png.Decode(good.AsSpan(0, good.Length - 20))).Message);
+        Assert.Contains("signature", Assert.Throws<DejaException>(() => Png.Decode(new byte[] { 1, 2, 3 })).Message);
+        Assert.Contains("truncated", Assert.Throws<DejaException>(() => Png.Decode(good.AsSpan(0, good.Length - 20))).Message);
         var flipped = (byte[])good.Clone();
         flipped[40] ^= 0x55; // inside the IDAT payload
-        Assert.Contains("CRC", Assert.Throws<InvalidDataException>(() => Png.Decode(flipped)).Message);
+        Assert.Contains("CRC", Assert.Throws<DejaException>(() => Png.Decode(flipped)).Message);
     }
 
     [Fact]
@@ -65,5 +66,80 @@ public class PngTests
         var back = img.ToTensor01();
         Assert.Equal(64 / 255f, back[2, 0, 0]);
         Assert.Equal(1f, back[1, 0, 0]);
+    }
+    /// <summary>A PNG with the IHDR fields given, one IDAT of <paramref name="idat"/> and IEND, with correct CRCs.</summary>
+    static byte[] Build(int width, int height, byte depth, byte color, byte[] idat)
+    {
+        using var image = new MemoryStream();
+        using (var z = new System.IO.Compression.ZLibStream(image, System.IO.Compression.CompressionLevel.Optimal, leaveOpen: true)) z.Write(idat);
+        var ihdr = new byte[13];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr, width);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(ihdr.AsSpan(4), height);
+        ihdr[8] = depth; ihdr[9] = color;
+        using var s = new MemoryStream();
+        s.Write([137, 80, 78, 71, 13, 10, 26, 10]);
+        foreach (var (type, data) in new[] { ("IHDR", ihdr), ("IDAT", image.ToArray()), ("IEND", Array.Empty<byte>()) })
+        {
+            var head = new byte[8];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(head, data.Length);
+            System.Text.Encoding.ASCII.GetBytes(type).CopyTo(head, 4);
+            s.Write(head);
+            s.Write(data);
+            var crc = new byte[4];
+            System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(crc, Crc(head.AsSpan(4), data));
+            s.Write(crc);
+        }
+        return s.ToArray();
+    }
+
+    static uint Crc(ReadOnlySpan<byte> a, ReadOnlySpan<byte> b)
+    {
+        uint c = 0xFFFFFFFFu;
+        foreach (var x in (byte[])[.. a, .. b])
+        {
+            c ^= x;
+            for (int k = 0; k < 8; k++) c = (c & 1) != 0 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        }
+        return c ^ 0xFFFFFFFFu;
+    }
+
+    /// <summary>
+    /// Issue 12 §4: a 100-byte file whose header claims 8192×8192 16-bit RGBA (512 MB of rows) is refused
+    /// when its data runs out, before the image or the row buffer is allocated.
+    /// </summary>
+    [Fact]
+    public void HeaderClaimingAHugeImageIsRefusedBeforeAllocating()
+    {
+        var png = Build(8192, 8192, 16, 6, new byte[100]);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<DejaException>(() => Png.Decode(png));
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 4 << 20, $"allocated {GC.GetAllocatedBytesForCurrentThread() - before} bytes");
+        Assert.Contains("truncated PNG image data", e.Message);
+    }
+
+    [Fact]
+    public void ImagesAboveTheSizeLimitAreRefused()
+    {
+        Assert.Contains("unsupported PNG size 100000×100000", Assert.Throws<DejaException>(() => Png.Decode(Build(100_000, 100_000, 8, 0, [0]))).Message);
+        Assert.Contains("unsupported PNG size 268435456×1", Assert.Throws<DejaException>(() => Png.Decode(Build(1 << 28, 1, 16, 6, [0]))).Message);
+    }
+
+    [Fact]
+    public void ExtraImageDataIsIgnoredAndAValidBuildDecodes()
+    {
+        var img = Png.Decode(Build(2, 1, 8, 0, [0, 10, 20, 99, 99, 99]));
+        Assert.Equal([10, 20], img.Pixels);
+    }
+
+    /// <summary>
+    /// Fuzzing (png, seed 2026, input 17162 and three others): zlib data that makes the inflater fail with
+    /// ZLibException (an IOException) escaped the decoder instead of being reported as damage.
+    /// </summary>
+    [Fact]
+    public void ImageDataThatBreaksTheInflaterIsReportedAsCorrupt()
+    {
+        var png = Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAcAAAAFCAAAAACs8akEAAAAIklEQVR4P4dkVBsDJlZm5i5mZmYmAQhgYmYFM7qZW/+DGABAfgPP98nv/QAAAABJRU5ErkJggg==");
+        var e = Assert.Throws<DejaException>(() => Png.Decode(png));
+        Assert.Contains("corrupt PNG image data", e.Message);
     }
 }

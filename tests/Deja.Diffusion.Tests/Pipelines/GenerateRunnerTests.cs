@@ -133,13 +133,13 @@ public class GenerateRunnerTests
         Assert.Equal(x.ToArray(), single.ToArray());
 
         SafeTensorsWriter.Write(dir.File("two.safetensors"), [("a", x), ("b", x * 2f)]);
-        var e = Assert.Throws<ArgumentException>(() => LatentsFile.ReadInitial(dir.File("two.safetensors")));
+        var e = Assert.Throws<DejaException>(() => LatentsFile.ReadInitial(dir.File("two.safetensors")));
         Assert.Contains("--latents-key", e.Message);
         Assert.Contains("a, b", e.Message);
         Assert.Equal((x * 2f).ToArray(), LatentsFile.ReadInitial(dir.File("two.safetensors"), "b").ToArray());
-        Assert.Contains("no tensor 'c'", Assert.Throws<ArgumentException>(() => LatentsFile.ReadInitial(dir.File("two.safetensors"), "c")).Message);
-        Assert.Contains("I64", Assert.Throws<ArgumentException>(() => LatentsFile.ReadInitial(TinyPipelines.GoldenPath("sd1"), "timesteps")).Message);
-        Assert.Throws<FileNotFoundException>(() => LatentsFile.ReadInitial(dir.File("missing.safetensors")));
+        Assert.Contains("no tensor 'c'", Assert.Throws<DejaException>(() => LatentsFile.ReadInitial(dir.File("two.safetensors"), "c")).Message);
+        Assert.Contains("I64", Assert.Throws<DejaException>(() => LatentsFile.ReadInitial(TinyPipelines.GoldenPath("sd1"), "timesteps")).Message);
+        Assert.Throws<DejaException>(() => LatentsFile.ReadInitial(dir.File("missing.safetensors")));
     }
 
     [Fact]
@@ -232,7 +232,7 @@ public class GenerateRunnerTests
         using var dir = new TempDir();
         var e = Assert.Throws<DirectoryNotFoundException>(() => GenerateRunner.Run(Request("sd1", r => r with { ModelDirectory = dir.File("nope") }, dir.Path)));
         Assert.Contains("does not exist", e.Message);
-        var bad = Assert.Throws<InvalidDataException>(() => GenerateRunner.Run(Request("sd1", r => r with { ModelDirectory = dir.Path }, dir.Path)));
+        var bad = Assert.Throws<DejaException>(() => GenerateRunner.Run(Request("sd1", r => r with { ModelDirectory = dir.Path }, dir.Path)));
         Assert.Contains("model_index.json is missing", bad.Message);
     }
 

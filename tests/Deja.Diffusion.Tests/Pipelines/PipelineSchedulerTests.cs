@@ -1,6 +1,7 @@
 using Deja.Diffusion.IO;
 using Deja.Diffusion.Pipelines;
 using Deja.Diffusion.Schedulers;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.Pipelines;
 
@@ -25,6 +26,20 @@ public class PipelineSchedulerTests
     }
 
     static DdimSchedulerConfig Parse(string json) => DdimSchedulerConfig.Parse(json);
+
+    /// <summary>
+    /// Fuzzing (scheduler-config, seed 1, inputs 56 and 71): with 7 training timesteps and steps_offset 1, a
+    /// 7-step run starts at timestep 7, past the schedule; the refusal must name the config file.
+    /// </summary>
+    [Fact]
+    public void StepsOffsetPastTheScheduleNamesTheConfig()
+    {
+        var ddim = PipelineScheduler.Create(DdimSchedulerConfig.Parse(
+            """{"clip_sample": false, "num_train_timesteps": 7, "steps_offset": 1}""", "my/scheduler_config.json"));
+        Assert.Equal([4, 1], ddim.Timesteps(2));
+        var e = Assert.Throws<DejaException>(() => ddim.Timesteps(7));
+        Assert.Contains("my/scheduler_config.json: steps_offset 1 puts the first of 7 timesteps at 7, past the 7 training timesteps", e.Message);
+    }
 
     [Fact]
     public void ConfigSettingsReachTheSampler()
@@ -73,7 +88,7 @@ public class PipelineSchedulerTests
     [InlineData("""{"clip_sample": false, "beta_schedule": "sigmoid"}""", "beta_schedule 'sigmoid'")]
     public void UnsupportedSettingsAreRefused(string json, string message)
     {
-        var e = Assert.Throws<InvalidDataException>(() => PipelineScheduler.Create(Parse(json)));
+        var e = Assert.Throws<DejaException>(() => PipelineScheduler.Create(Parse(json)));
         Assert.Contains(message, e.Message);
     }
 }

@@ -79,6 +79,30 @@ public sealed class TokenizerLoadingTests : IDisposable
         Assert.Contains("UTF-8", e.Message);
     }
 
+    /// <summary>
+    /// Fuzzing (tokenizer-config, seed 1, input 3 and 47 others): JsonDocument accepts invalid UTF-8 inside
+    /// a string and threw InvalidOperationException only when the token was read.
+    /// </summary>
+    [Theory]
+    [InlineData("tokenizer_config.json")]
+    [InlineData("special_tokens_map.json")]
+    public void InvalidUtf8InsideAJsonStringIsNamed(string file)
+    {
+        File.WriteAllBytes(Path.Combine(folder, file), [.. "{\"pad_token\": \"a"u8, 0xC0, 0xAF, .. "\"}"u8]);
+        var e = Assert.Throws<TokenizerFileException>(() => ClipTokenizer.Load(folder));
+        Assert.Contains(file, e.Message);
+        Assert.Contains("not valid UTF-8", e.Message);
+    }
+
+    [Fact]
+    public void ImplausibleModelMaxLengthIsRefused()
+    {
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "{\"model_max_length\": 100000000}");
+        Assert.Contains("model_max_length 100000000 is implausible", Assert.Throws<TokenizerFileException>(() => ClipTokenizer.Load(folder)).Message);
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), "{\"model_max_length\": 1000000000000000019884624838656}");
+        Assert.Equal(77, ClipTokenizer.Load(folder).ModelMaxLength); // transformers' "no limit"
+    }
+
     [Fact]
     public void MissingFolderIsNamed()
     {

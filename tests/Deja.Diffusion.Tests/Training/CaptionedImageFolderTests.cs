@@ -2,6 +2,7 @@ using Deja.Diffusion.Images;
 using Deja.Diffusion.IO;
 using Deja.Diffusion.Text;
 using Deja.Diffusion.Training;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.Training;
 
@@ -50,14 +51,14 @@ public class CaptionedImageFolderTests
             File.Delete(Path.Combine(dir, "images", "green.png"));
             File.WriteAllBytes(Path.Combine(dir, "images", "blue.png"), [0x89, 0x50, 0x4E, 0x47, 1, 2, 3]);
             File.AppendAllLines(Path.Combine(dir, "captions.jsonl"), ["{\"caption\": \"no file\"}"]);
-            var e = Assert.Throws<InvalidDataException>(() => CaptionedImageFolder.Load(dir, 16));
+            var e = Assert.Throws<DejaException>(() => CaptionedImageFolder.Load(dir, 16));
             Assert.Contains("1 missing images", e.Message);
             Assert.Contains("1 unreadable PNGs", e.Message);
             Assert.Contains("1 malformed rows", e.Message);
             var kept = CaptionedImageFolder.Load(dir, 16, skipBad: true);
             Assert.Equal(2, kept.Examples.Count);
             Assert.Equal(3, kept.Skipped.Count);
-            Assert.Contains("images of the wrong size", Assert.Throws<InvalidDataException>(() => CaptionedImageFolder.Load(dir, 32, skipBad: false)).Message);
+            Assert.Contains("images of the wrong size", Assert.Throws<DejaException>(() => CaptionedImageFolder.Load(dir, 32, skipBad: false)).Message);
         }
         finally { Directory.Delete(dir, true); }
     }

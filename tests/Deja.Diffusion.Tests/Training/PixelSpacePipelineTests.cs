@@ -2,6 +2,7 @@ using Deja.Diffusion.IO;
 using Deja.Diffusion.Pipelines;
 using Deja.Diffusion.Text;
 using Deja.Diffusion.Training;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.Tests.Training;
 
@@ -49,7 +50,7 @@ public class PixelSpacePipelineTests
             // A folder whose model_index.json names a VAE that is not there is still refused.
             File.WriteAllText(Path.Combine(dir, "model_index.json"), File.ReadAllText(Path.Combine(dir, "model_index.json"))
                 .Replace("\"vae\": [\n    null,\n    null\n  ]", "\"vae\": [\"diffusers\", \"AutoencoderKL\"]"));
-            Assert.Contains("vae/", Assert.Throws<InvalidDataException>(() => PipelineFolder.Open(dir)).Message);
+            Assert.Contains("vae/", Assert.Throws<DejaException>(() => PipelineFolder.Open(dir)).Message);
         }
         finally { Directory.Delete(data, true); Directory.Delete(dir, true); }
     }

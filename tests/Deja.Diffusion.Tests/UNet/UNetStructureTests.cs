@@ -88,7 +88,7 @@ public class UNetStructureTests
             {
                 var unet = new UNet2DConditionModel(config);
                 using var file = SafeTensorsFile.Open(path);
-                var e = Assert.Throws<InvalidDataException>(() => file.LoadModule(unet));
+                var e = Assert.Throws<DejaException>(() => file.LoadModule(unet));
                 Assert.Contains(needle, e.Message);
             }
         }
@@ -124,9 +124,9 @@ public class UNetStructureTests
     public void UnsupportedConfigsAreRejected()
     {
         var config = TinyUNet.Config("sd1");
-        var e = Assert.Throws<ArgumentException>(() => new UNet2DConditionModel(config with { ResnetOutScaleFactor = 2 }));
+        var e = Assert.Throws<DejaException>(() => new UNet2DConditionModel(config with { ResnetOutScaleFactor = 2 }));
         Assert.Contains("resnet_out_scale_factor", e.Message);
-        e = Assert.Throws<ArgumentException>(() => new UNet2DConditionModel(config with { DownBlockTypes = ["SimpleCrossAttnDownBlock2D", "DownBlock2D"] }));
+        e = Assert.Throws<DejaException>(() => new UNet2DConditionModel(config with { DownBlockTypes = ["SimpleCrossAttnDownBlock2D", "DownBlock2D"] }));
         Assert.Contains("SimpleCrossAttnDownBlock2D", e.Message);
     }
 

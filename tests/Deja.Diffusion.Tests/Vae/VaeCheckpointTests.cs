@@ -82,7 +82,7 @@ public class VaeCheckpointTests
         {
             var path = dir.File(Guid.NewGuid().ToString("N") + ".safetensors");
             SafeTensorsWriter.Write(path, tensors);
-            return Assert.Throws<InvalidDataException>(() => AutoencoderKL.Load(reference.Config, path)).Message;
+            return Assert.Throws<DejaException>(() => AutoencoderKL.Load(reference.Config, path)).Message;
         }
 
         var missing = Fails(state.Where(p => p.Key != "decoder.conv_out.bias").Select(p => (p.Key, p.Value)));
@@ -108,7 +108,7 @@ public class VaeCheckpointTests
     public void UnsupportedConfigIsRejected()
     {
         var config = Micro() with { MidBlockAddAttention = false };
-        var e = Assert.Throws<InvalidDataException>(() => new AutoencoderKL(config));
+        var e = Assert.Throws<DejaException>(() => new AutoencoderKL(config));
         Assert.Contains("mid_block_add_attention", e.Message);
     }
 

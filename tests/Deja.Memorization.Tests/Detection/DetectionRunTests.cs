@@ -39,9 +39,9 @@ public class DetectionRunTests
             var r = InitialNoise.FromFile(rows, Model.LatentShape, promptCount: 3);
             Assert.Equal(1, r.Generations);
             Assert.NotEqual(r.For(0).ToArray(), r.For(2).ToArray());
-            Assert.Contains("rows for 3 prompts", Assert.Throws<ArgumentException>(() => InitialNoise.FromFile(rows, Model.LatentShape, promptCount: 4)).Message);
-            Assert.Contains("the model expects", Assert.Throws<ArgumentException>(() => InitialNoise.FromFile(wrong, Model.LatentShape, promptCount: 1)).Message);
-            Assert.Throws<FileNotFoundException>(() => InitialNoise.FromFile(Path.Combine(dir, "none.safetensors"), Model.LatentShape, 1));
+            Assert.Contains("rows for 3 prompts", Assert.Throws<DejaException>(() => InitialNoise.FromFile(rows, Model.LatentShape, promptCount: 4)).Message);
+            Assert.Contains("the model expects", Assert.Throws<DejaException>(() => InitialNoise.FromFile(wrong, Model.LatentShape, promptCount: 1)).Message);
+            Assert.Throws<DejaException>(() => InitialNoise.FromFile(Path.Combine(dir, "none.safetensors"), Model.LatentShape, 1));
         }
         finally { Directory.Delete(dir, true); }
     }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Deja.Memorization.Evaluation;
+using Deja.Tensors;
 
 namespace Deja.Memorization.Tests.Evaluation;
 
@@ -65,9 +66,9 @@ public class ScoreEvaluationTests
         Assert.Equal(("b", "missing in 1 of 6 rows"), report.Skipped.Single());
         Assert.Contains("skipped column b: missing in 1 of 6 rows", ScoreEvaluationFormat.Table(report));
 
-        var e = Assert.Throws<ArgumentException>(() => ScoreEvaluation.Evaluate(pos, neg, new ScoreEvaluationSettings { Columns = ["b"] }));
+        var e = Assert.Throws<DejaException>(() => ScoreEvaluation.Evaluate(pos, neg, new ScoreEvaluationSettings { Columns = ["b"] }));
         Assert.Contains("\"b\" is missing in 1 of 6 rows", e.Message);
-        Assert.Contains("no column \"zzz\"", Assert.Throws<ArgumentException>(() => ScoreEvaluation.Evaluate(pos, neg, new ScoreEvaluationSettings { Columns = ["zzz"] })).Message);
+        Assert.Contains("no column \"zzz\"", Assert.Throws<DejaException>(() => ScoreEvaluation.Evaluate(pos, neg, new ScoreEvaluationSettings { Columns = ["zzz"] })).Message);
     }
 
     [Fact]
@@ -75,10 +76,10 @@ public class ScoreEvaluationTests
     {
         var pos = new List<ScoreRow> { Row(0, "m0", ("a", 1)), Row(1, "m0", ("a", 2)) };
         var neg = new List<ScoreRow> { Row(0, "n0", ("c", 1)) };
-        Assert.Contains("no score column is present in every row", Assert.Throws<ArgumentException>(() => ScoreEvaluation.Evaluate(pos, neg)).Message);
+        Assert.Contains("no score column is present in every row", Assert.Throws<DejaException>(() => ScoreEvaluation.Evaluate(pos, neg)).Message);
 
         neg = [Row(0, "m0", ("a", 0.5)), Row(1, "n1", ("a", double.NaN))];
-        var e = Assert.Throws<ArgumentException>(() => ScoreEvaluation.Evaluate(pos, neg));
+        var e = Assert.Throws<DejaException>(() => ScoreEvaluation.Evaluate(pos, neg));
         Assert.Contains("column \"a\" has 1 non-finite", e.Message);
         Assert.Contains("\"n1\"", e.Message);
 
@@ -86,7 +87,7 @@ public class ScoreEvaluationTests
         var report = ScoreEvaluation.Evaluate(pos, neg, new ScoreEvaluationSettings { Options = new() { BootstrapResamples = 0 } });
         Assert.Contains(report.Warnings, w => w.Contains("more than once among the memorized"));
         Assert.Contains(report.Warnings, w => w.Contains("both memorized and non-memorized"));
-        Assert.Throws<ArgumentException>(() => ScoreEvaluation.Evaluate(pos, []));
+        Assert.Throws<DejaException>(() => ScoreEvaluation.Evaluate(pos, []));
     }
 
     [Fact]

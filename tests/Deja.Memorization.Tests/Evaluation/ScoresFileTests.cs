@@ -90,6 +90,38 @@ public sealed class ScoresFileTests : IDisposable
         if (expected == "params") Assert.Contains("[1,3]", e.Message);
     }
 
+    /// <summary>
+    /// Issue 12 §5: model ids used to hash sampled bytes of the weights, so a corrupted file kept its id and a
+    /// resumed --out mixed rows of two different files. Rows under an id of that scheme are refused for
+    /// resume with a message that says why, not with a bare id mismatch.
+    /// </summary>
+    [Fact]
+    public void RefusesToResumeRowsScoredUnderAnOldSampledId()
+    {
+        var path = PathOf("old.jsonl");
+        const string oldId = "b1e27090c69fda4c", newId = "5d0c2b7a9e41f3c86d2a0b1e9f7c4a35";
+        using (var w = ScoresFile.OpenForAppend(path, oldId, "anisotropy", Params))
+            w.AppendBatch([Row(0, "p0", model: $$"""{"id":"{{oldId}}"}""")]);
+        var e = Assert.Throws<DejaException>(() => ScoresFile.OpenForAppend(path, newId, "anisotropy", Params));
+        Assert.Contains("older scheme", e.Message);
+        Assert.Contains("sampled bytes", e.Message);
+        Assert.Contains(oldId, e.Message);
+        Assert.DoesNotContain("\n", e.Message);
+    }
+
+    /// <summary>Fuzzing (scores, seed 7, inputs 1643 and 5673): params holding 1e999 made the resume check throw JsonReaderException.</summary>
+    [Fact]
+    public void ParamsBeyondDoubleRangeAreComparedNotCrashedOn()
+    {
+        var path = PathOf("huge.jsonl");
+        File.WriteAllText(path, ScoresFile.ToLine(Row(0, "p0")).Replace("\"gammas\":[1,2]", "\"gammas\":[1,1e999]"));
+        var e = Assert.Throws<DejaException>(() => ScoresFile.OpenForAppend(path, "abc123", "anisotropy", Params));
+        Assert.Contains("other params", e.Message);
+        Assert.Contains("1e999", e.Message);
+        using var same = ScoresFile.OpenForAppend(path, "abc123", "anisotropy", """{"t_n":981,"gammas":[1,1e999],"mode":"x,c|x"}""");
+        Assert.Equal(1, same.ExistingRows);
+    }
+
     [Fact]
     public void RefusesAppendingARowOfAnotherRun()
     {
@@ -138,13 +170,13 @@ public sealed class ScoresFileTests : IDisposable
     {
         var path = PathOf("s.jsonl");
         File.WriteAllText(path, ScoresFile.ToLine(Row(0, "p0")) + "{\"index\": 1, \"prom\n" + ScoresFile.ToLine(Row(2, "p2")));
-        var e = Assert.Throws<InvalidDataException>(() => ScoresFile.Read(path));
+        var e = Assert.Throws<DejaException>(() => ScoresFile.Read(path));
         Assert.Contains("line 2", e.Message);
         Assert.Contains(path, e.Message);
-        Assert.Throws<InvalidDataException>(() => ScoresFile.OpenForAppend(path, "abc123", "anisotropy", Params));
+        Assert.Throws<DejaException>(() => ScoresFile.OpenForAppend(path, "abc123", "anisotropy", Params));
 
         File.WriteAllText(path, "{\"index\":0,\"prompt\":\"x\"}\n");
-        Assert.Contains("missing \"scores\"", Assert.Throws<InvalidDataException>(() => ScoresFile.Read(path)).Message);
+        Assert.Contains("missing \"scores\"", Assert.Throws<DejaException>(() => ScoresFile.Read(path)).Message);
     }
 
     [Fact]
@@ -174,7 +206,7 @@ public sealed class ScoresFileTests : IDisposable
     [Fact]
     public void MissingFileIsNamed()
     {
-        var e = Assert.Throws<FileNotFoundException>(() => ScoresFile.Read(PathOf("nope.jsonl")));
+        var e = Assert.Throws<DejaException>(() => ScoresFile.Read(PathOf("nope.jsonl")));
         Assert.Contains("nope.jsonl", e.Message);
     }
 }

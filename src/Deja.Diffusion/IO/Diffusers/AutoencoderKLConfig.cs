@@ -29,7 +29,12 @@ public sealed record AutoencoderKLConfig : DiffusersConfig
     /// <summary>Image pixels per latent pixel along each side (8 for SD, 4 for the tiny test VAE).</summary>
     public int DownsampleFactor => 1 << Math.Max(0, BlockOutChannels.Length - 1);
 
-    public static AutoencoderKLConfig Load(string path) => From(ConfigReader.Load(path));
+    /// <summary>Reads a config file; the fields that fix the weight shapes must be present (see <see cref="ConfigReader.Require"/>).</summary>
+    public static AutoencoderKLConfig Load(string path) => From(ConfigReader.Load(path).Require(RequiredKeys));
+
+    /// <summary>Fields a config file must have; <see cref="Parse"/> (configs written in code) fills them with defaults instead.</summary>
+    public static readonly string[] RequiredKeys =
+        ["in_channels", "out_channels", "latent_channels", "block_out_channels", "down_block_types", "up_block_types", "layers_per_block"];
     public static AutoencoderKLConfig Parse(string json, string source = "vae/config.json") => From(ConfigReader.Parse(json, source));
 
     static AutoencoderKLConfig From(ConfigReader r) => new()
@@ -77,6 +82,8 @@ public sealed record AutoencoderKLConfig : DiffusersConfig
                 Bad($"up_block_types[{i}] '{UpBlockTypes[i]}' is not supported (supported: {List(SupportedUpBlocks)})");
         int n = BlockOutChannels.Length;
         if (n == 0) Bad("block_out_channels is empty");
+        if (n > Limits.MaxBlocks) Bad($"{n} blocks is implausible (at most {Limits.MaxBlocks})");
+        if (LayersPerBlock > Limits.MaxLayers) Bad($"layers_per_block {LayersPerBlock} is implausible (at most {Limits.MaxLayers})");
         if (DownBlockTypes.Length != n || UpBlockTypes.Length != n)
             Bad($"down_block_types ({DownBlockTypes.Length}), up_block_types ({UpBlockTypes.Length}) and block_out_channels ({n}) must have the same length");
         if (NormNumGroups <= 0 || BlockOutChannels.Any(c => c <= 0 || c % NormNumGroups != 0))

@@ -10,7 +10,13 @@ public static class CheckpointLayout
     public readonly record struct Item(string Name, int[] Shape);
 
     /// <summary>UNet2DConditionModel (SD1/SD2 blocks): about 686 tensors, 859.5 M parameters for SD1.</summary>
-    public static List<Item> UNet(UNet2DConditionConfig c)
+    public static List<Item> UNet(UNet2DConditionConfig c) => [.. UNetItems(c)];
+
+    /// <summary>
+    /// The items of <see cref="UNet"/>, produced lazily a few at a time: a size check can stop as soon as
+    /// a damaged config turns out to describe more than the weights file holds, without building the list.
+    /// </summary>
+    public static IEnumerable<Item> UNetItems(UNet2DConditionConfig c)
     {
         var o = new List<Item>();
         int n = c.BlockOutChannels.Length, c0 = c.BlockOutChannels[0], temb = c.TimeEmbedDim;
@@ -26,6 +32,7 @@ public static class CheckpointLayout
             {
                 ResNet(o, $"down_blocks.{i}.resnets.{j}", j == 0 ? input : output, output, temb);
                 if (attn) Transformer(o, $"down_blocks.{i}.attentions.{j}", output, c.CrossAttentionDim[i], c.TransformerLayersPerBlock[i], c.UseLinearProjection);
+                foreach (var item in Drain(o)) yield return item;
             }
             if (i < n - 1) Conv(o, $"down_blocks.{i}.downsamplers.0.conv", output, output, 3);
         }
@@ -48,6 +55,7 @@ public static class CheckpointLayout
                 int skip = j == layers - 1 ? input : output;
                 ResNet(o, $"up_blocks.{i}.resnets.{j}", (j == 0 ? previous : output) + skip, output, temb);
                 if (attn) Transformer(o, $"up_blocks.{i}.attentions.{j}", output, c.CrossAttentionDim[r], c.TransformerLayersPerBlock[r], c.UseLinearProjection);
+                foreach (var item in Drain(o)) yield return item;
             }
             if (i < n - 1) Conv(o, $"up_blocks.{i}.upsamplers.0.conv", output, output, 3);
             previous = output;
@@ -55,11 +63,22 @@ public static class CheckpointLayout
 
         Norm(o, "conv_norm_out", c0);
         Conv(o, "conv_out", c.OutChannels, c0, c.ConvOutKernel);
-        return o;
+        foreach (var item in Drain(o)) yield return item;
+    }
+
+    /// <summary>The buffered items, emptying the buffer (a copy, so the caller may keep adding).</summary>
+    static Item[] Drain(List<Item> o)
+    {
+        var items = o.ToArray();
+        o.Clear();
+        return items;
     }
 
     /// <summary>CLIPTextModel (the position_ids buffer is not part of saved checkpoints).</summary>
-    public static List<Item> ClipText(ClipTextConfig c)
+    public static List<Item> ClipText(ClipTextConfig c) => [.. ClipTextItems(c)];
+
+    /// <summary>The items of <see cref="ClipText"/>, lazily (see <see cref="UNetItems"/>).</summary>
+    public static IEnumerable<Item> ClipTextItems(ClipTextConfig c)
     {
         var o = new List<Item>();
         int h = c.HiddenSize;
@@ -73,13 +92,17 @@ public static class CheckpointLayout
             Linear(o, $"{p}.mlp.fc1", c.IntermediateSize, h);
             Linear(o, $"{p}.mlp.fc2", h, c.IntermediateSize);
             Norm(o, $"{p}.layer_norm2", h);
+            foreach (var item in Drain(o)) yield return item;
         }
         Norm(o, "text_model.final_layer_norm", h);
-        return o;
+        foreach (var item in Drain(o)) yield return item;
     }
 
     /// <summary>AutoencoderKL with the current attention naming (to_q/to_k/to_v/to_out.0).</summary>
-    public static List<Item> Vae(AutoencoderKLConfig c)
+    public static List<Item> Vae(AutoencoderKLConfig c) => [.. VaeItems(c)];
+
+    /// <summary>The items of <see cref="Vae"/>, lazily (see <see cref="UNetItems"/>).</summary>
+    public static IEnumerable<Item> VaeItems(AutoencoderKLConfig c)
     {
         var o = new List<Item>();
         int n = c.BlockOutChannels.Length, c0 = c.BlockOutChannels[0], last = c.BlockOutChannels[^1], latent = c.LatentChannels;
@@ -88,7 +111,11 @@ public static class CheckpointLayout
         for (int i = 0; i < n; i++)
         {
             int input = i == 0 ? c0 : c.BlockOutChannels[i - 1], output = c.BlockOutChannels[i];
-            for (int j = 0; j < c.LayersPerBlock; j++) ResNet(o, $"encoder.down_blocks.{i}.resnets.{j}", j == 0 ? input : output, output, null);
+            for (int j = 0; j < c.LayersPerBlock; j++)
+            {
+                ResNet(o, $"encoder.down_blocks.{i}.resnets.{j}", j == 0 ? input : output, output, null);
+                foreach (var item in Drain(o)) yield return item;
+            }
             if (i < n - 1) Conv(o, $"encoder.down_blocks.{i}.downsamplers.0.conv", output, output, 3);
         }
         VaeMid(o, "encoder.mid_block", last);
@@ -103,13 +130,17 @@ public static class CheckpointLayout
         for (int i = 0; i < n; i++)
         {
             int output = c.BlockOutChannels[n - 1 - i];
-            for (int j = 0; j < c.LayersPerBlock + 1; j++) ResNet(o, $"decoder.up_blocks.{i}.resnets.{j}", j == 0 ? previous : output, output, null);
+            for (int j = 0; j < c.LayersPerBlock + 1; j++)
+            {
+                ResNet(o, $"decoder.up_blocks.{i}.resnets.{j}", j == 0 ? previous : output, output, null);
+                foreach (var item in Drain(o)) yield return item;
+            }
             if (i < n - 1) Conv(o, $"decoder.up_blocks.{i}.upsamplers.0.conv", output, output, 3);
             previous = output;
         }
         Norm(o, "decoder.conv_norm_out", c0);
         Conv(o, "decoder.conv_out", c.OutChannels, c0, 3);
-        return o;
+        foreach (var item in Drain(o)) yield return item;
     }
 
     static void VaeMid(List<Item> o, string p, int ch)

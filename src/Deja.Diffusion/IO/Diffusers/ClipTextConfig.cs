@@ -28,7 +28,12 @@ public sealed record ClipTextConfig : DiffusersConfig
 
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
-    public static ClipTextConfig Load(string path) => From(ConfigReader.Load(path));
+    /// <summary>Reads a config file; the fields that fix the weight shapes must be present (see <see cref="ConfigReader.Require"/>).</summary>
+    public static ClipTextConfig Load(string path) => From(ConfigReader.Load(path).Require(RequiredKeys));
+
+    /// <summary>Fields a config file must have; <see cref="Parse"/> (configs written in code) fills them with defaults instead.</summary>
+    public static readonly string[] RequiredKeys =
+        ["vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "max_position_embeddings"];
     public static ClipTextConfig Parse(string json, string source = "text_encoder/config.json") => From(ConfigReader.Parse(json, source));
 
     static ClipTextConfig From(ConfigReader r) => new()
@@ -74,6 +79,9 @@ public sealed record ClipTextConfig : DiffusersConfig
             Bad($"hidden_size {HiddenSize} cannot be split into {NumAttentionHeads} attention heads");
         if (NumHiddenLayers <= 0 || IntermediateSize <= 0 || VocabSize <= 0 || MaxPositionEmbeddings <= 0)
             Bad("num_hidden_layers, intermediate_size, vocab_size and max_position_embeddings must be positive");
+        // Far above any CLIP text encoder; they bound the loops that lay out the model before its size is checked.
+        if (NumHiddenLayers > Limits.MaxLayers) Bad($"num_hidden_layers {NumHiddenLayers} is implausible (at most {Limits.MaxLayers})");
+        if (MaxPositionEmbeddings > Limits.MaxPositions) Bad($"max_position_embeddings {MaxPositionEmbeddings} is implausible (at most {Limits.MaxPositions})");
         return p;
     }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.IO;
 
@@ -16,8 +17,11 @@ internal sealed class ConfigReader
 
     public static ConfigReader Load(string path)
     {
-        if (!File.Exists(path)) throw new FileNotFoundException($"config file '{path}' does not exist", path);
-        return Parse(File.ReadAllText(path), path);
+        if (!File.Exists(path)) throw new DejaException($"config file '{path}' does not exist");
+        string text;
+        try { text = File.ReadAllText(path); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DejaException($"config file '{path}' cannot be read: {e.Message}", e); }
+        return Parse(text, path);
     }
 
     /// <summary>Parses JSON text; <paramref name="source"/> names it in messages.</summary>
@@ -27,10 +31,10 @@ internal sealed class ConfigReader
         {
             using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
-                throw new InvalidDataException($"{source}: a config must be a JSON object, found {doc.RootElement.ValueKind}");
+                throw new DejaException($"{source}: a config must be a JSON object, found {doc.RootElement.ValueKind}");
             return new ConfigReader(source, doc.RootElement.Clone());
         }
-        catch (JsonException e) { throw new InvalidDataException($"{source}: not valid JSON ({e.Message})", e); }
+        catch (JsonException e) { throw new DejaException($"{source}: not valid JSON ({e.Message})", e); }
     }
 
     bool TryGet(string key, out JsonElement value) =>
@@ -38,7 +42,21 @@ internal sealed class ConfigReader
 
     public bool Has(string key) => TryGet(key, out _);
 
-    InvalidDataException Wrong(string key, JsonElement v, string expected) =>
+    /// <summary>
+    /// Refuses a config file that lacks one of <paramref name="keys"/>: settings that fix the shapes of the
+    /// weights, which diffusers and transformers always write. Filling them with the library default would
+    /// turn one missing field into a confusing count of mismatched tensors at load.
+    /// </summary>
+    public ConfigReader Require(params string[] keys)
+    {
+        var missing = keys.Where(k => !Has(k)).ToList();
+        if (missing.Count > 0)
+            throw new DejaException($"{Source}: required field{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing.Select(k => $"'{k}'"))} " +
+                                    $"{(missing.Count > 1 ? "are" : "is")} missing (they fix the shapes of the weights; diffusers and transformers always write them)");
+        return this;
+    }
+
+    DejaException Wrong(string key, JsonElement v, string expected) =>
         new($"{Source}: '{key}' must be {expected}, found {v.GetRawText()}");
 
     int AsInt(string key, JsonElement v)
@@ -58,7 +76,8 @@ internal sealed class ConfigReader
     public double Double(string key, double fallback)
     {
         if (!TryGet(key, out var v)) return fallback;
-        return v.ValueKind == JsonValueKind.Number ? v.GetDouble() : throw Wrong(key, v, "a number");
+        // Numbers beyond double's range (1e999) come back infinite: no setting is meant to be.
+        return v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out double d) && double.IsFinite(d) ? d : throw Wrong(key, v, "a finite number");
     }
 
     public bool Bool(string key, bool fallback)
@@ -100,7 +119,7 @@ internal sealed class ConfigReader
     {
         if (!TryGet(key, out var v)) return null;
         if (v.ValueKind != JsonValueKind.Array) throw Wrong(key, v, "a list of numbers");
-        return v.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number ? e.GetDouble() : throw Wrong(key, v, "a list of numbers")).ToArray();
+        return v.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.Number && e.TryGetDouble(out double d) && double.IsFinite(d) ? d : throw Wrong(key, v, "a list of finite numbers")).ToArray();
     }
 
     /// <summary>

@@ -38,7 +38,11 @@ public sealed record DdimSchedulerConfig : DiffusersConfig
 
     public bool IsVPrediction => PredictionType == "v_prediction";
 
-    public static DdimSchedulerConfig Load(string path) => From(ConfigReader.Load(path));
+    /// <summary>Reads a config file; the fields that fix the noise schedule must be present (see <see cref="ConfigReader.Require"/>).</summary>
+    public static DdimSchedulerConfig Load(string path) => From(ConfigReader.Load(path).Require(RequiredKeys));
+
+    /// <summary>Fields a config file must have (every diffusers scheduler config since 0.1 writes them).</summary>
+    public static readonly string[] RequiredKeys = ["num_train_timesteps", "beta_start", "beta_end", "beta_schedule"];
     public static DdimSchedulerConfig Parse(string json, string source = "scheduler/scheduler_config.json") => From(ConfigReader.Parse(json, source));
 
     static DdimSchedulerConfig From(ConfigReader r) => new()
@@ -87,7 +91,12 @@ public sealed record DdimSchedulerConfig : DiffusersConfig
         if (!SupportedTimestepSpacings.Contains(TimestepSpacing))
             Bad($"timestep_spacing '{TimestepSpacing}' is not supported (supported: {List(SupportedTimestepSpacings)})");
         if (Thresholding) Bad("thresholding (dynamic thresholding) true is not supported (supported: false)");
-        if (NumTrainTimesteps <= 0) Bad($"num_train_timesteps {NumTrainTimesteps} must be positive");
+        if (NumTrainTimesteps <= 0 || NumTrainTimesteps > Limits.MaxTrainTimesteps)
+            Bad($"num_train_timesteps {NumTrainTimesteps} must be between 1 and {Limits.MaxTrainTimesteps}");
+        if (StepsOffset < 0 || StepsOffset >= Math.Max(NumTrainTimesteps, 1))
+            Bad($"steps_offset {StepsOffset} must be between 0 and num_train_timesteps − 1");
+        if (TrainedBetas is not null && TrainedBetas.Any(b => !(b > 0 && b < 1)))
+            Bad("trained_betas values must lie strictly between 0 and 1");
         if (TrainedBetas is null && !(BetaStart > 0 && BetaEnd >= BetaStart && BetaEnd < 1))
             Bad($"beta_start {BetaStart} / beta_end {BetaEnd} must satisfy 0 < beta_start <= beta_end < 1");
         return p;

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.IO;
 
@@ -28,7 +29,7 @@ public abstract record DiffusersConfig
     {
         var problems = Problems();
         if (problems.Count > 0)
-            throw new InvalidDataException(problems.Count == 1 ? problems[0] : $"{Source}: {problems.Count} unsupported settings:\n  - " + string.Join("\n  - ", problems));
+            throw new DejaException(problems.Count == 1 ? problems[0] : $"{Source}: {problems.Count} unsupported settings: " + string.Join("; ", problems));
     }
 
     private protected static string List(IEnumerable<string> values) => string.Join(", ", values);

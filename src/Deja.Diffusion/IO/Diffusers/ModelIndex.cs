@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Deja.Tensors;
 
 namespace Deja.Diffusion.IO;
 
@@ -31,7 +32,7 @@ public sealed record ModelIndex
             if (prop.Name.StartsWith('_') || prop.Value.ValueKind != JsonValueKind.Array) continue;
             var pair = prop.Value.EnumerateArray().ToList();
             if (pair.Count != 2 || pair.Any(v => v.ValueKind is not (JsonValueKind.String or JsonValueKind.Null)))
-                throw new InvalidDataException($"{r.Source}: component '{prop.Name}' must be [library, class], found {prop.Value.GetRawText()}");
+                throw new DejaException($"{r.Source}: component '{prop.Name}' must be [library, class], found {prop.Value.GetRawText()}");
             components[prop.Name] = new ComponentSpec(prop.Name, pair[0].GetString(), pair[1].GetString());
         }
         return new ModelIndex

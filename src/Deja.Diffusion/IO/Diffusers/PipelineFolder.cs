@@ -1,3 +1,5 @@
+using Deja.Tensors;
+
 namespace Deja.Diffusion.IO;
 
 /// <summary>The files of the CLIP BPE tokenizer in a pipeline's tokenizer/ folder.</summary>
@@ -68,13 +70,22 @@ public sealed record PipelineFolder
         if (textConfig is not null && unetConfig is not null)
             foreach (var d in unetConfig.CrossAttentionDim.Distinct())
                 if (d != textConfig.HiddenSize)
-                    problems.Add($"the UNet's cross_attention_dim {d} does not match the text encoder's hidden_size {textConfig.HiddenSize}");
+                    problems.Add($"{unetConfig.Source}: cross_attention_dim {d} does not match the text encoder's hidden_size {textConfig.HiddenSize} in {textConfig.Source}");
         if (vaeConfig is not null && unetConfig is not null
             && (unetConfig.InChannels != vaeConfig.LatentChannels || unetConfig.OutChannels != vaeConfig.LatentChannels))
-            problems.Add($"the UNet's in_channels {unetConfig.InChannels} / out_channels {unetConfig.OutChannels} do not match the VAE's latent_channels {vaeConfig.LatentChannels}");
+            problems.Add($"{unetConfig.Source}: in_channels {unetConfig.InChannels} / out_channels {unetConfig.OutChannels} do not match the VAE's latent_channels {vaeConfig.LatentChannels} in {vaeConfig.Source}");
 
         foreach (var weights in new[] { textWeights, unetWeights, vaeWeights })
             if (weights is not null) CheckHeader(problems, weights);
+
+        // Only a folder whose configs and headers are sound gets here; now refuse configs that describe
+        // more model than their weights file holds, before anything is built from them.
+        if (problems.Count == 0)
+        {
+            CheckSize(problems, textWeights!, CheckpointLayout.ClipTextItems(textConfig!), textConfig!.Source);
+            CheckSize(problems, unetWeights!, CheckpointLayout.UNetItems(unetConfig!), unetConfig!.Source);
+            if (vaeConfig is not null) CheckSize(problems, vaeWeights!, CheckpointLayout.VaeItems(vaeConfig), vaeConfig.Source);
+        }
 
         if (problems.Count > 0) throw Unusable(dir, problems);
         return new PipelineFolder
@@ -93,18 +104,18 @@ public sealed record PipelineFolder
     }
 
     /// <summary>One message for all problems; paths inside the folder are shown relative to it.</summary>
-    static InvalidDataException Unusable(string dir, List<string> problems)
+    static DejaException Unusable(string dir, List<string> problems)
     {
         var inside = dir.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar;
-        return new($"'{dir}' is not a usable Stable Diffusion pipeline folder ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}):\n  - " +
-                   string.Join("\n  - ", problems.Select(p => p.Replace(inside, ""))));
+        return new($"'{dir}' is not a usable Stable Diffusion pipeline folder ({problems.Count} problem{(problems.Count == 1 ? "" : "s")}): " +
+                   string.Join("; ", problems.Select(p => p.Replace(inside, ""))));
     }
 
     static T? Load<T>(List<string> problems, string path, Func<string, T> load) where T : class
     {
         if (!File.Exists(path)) { problems.Add($"{Rel(path)} is missing"); return null; }
         try { return load(path); }
-        catch (InvalidDataException e) { problems.Add(e.Message); return null; }
+        catch (DejaException e) { problems.Add(e.Message); return null; }
     }
 
     static T? LoadConfig<T>(List<string> problems, string dir, string component, string file, Func<string, T> load) where T : DiffusersConfig
@@ -176,10 +187,16 @@ public sealed record PipelineFolder
         return new TokenizerFiles(folder, vocab, merges, Optional("tokenizer_config.json"), Optional("special_tokens_map.json"));
     }
 
+    static void CheckSize(List<string> problems, string weights, IEnumerable<CheckpointLayout.Item> layout, string configSource)
+    {
+        using var file = SafeTensorsFile.Open(weights);
+        if (ModelSize.Mismatch(layout, file, configSource) is { } problem) problems.Add(problem);
+    }
+
     static void CheckHeader(List<string> problems, string weights)
     {
         try { using var _ = SafeTensorsFile.Open(weights); }
-        catch (InvalidDataException e) { problems.Add(e.Message); }
+        catch (DejaException e) { problems.Add(e.Message); }
     }
 
     static string Rel(string path) => Path.GetFileName(Path.GetDirectoryName(path)) + "/" + Path.GetFileName(path);

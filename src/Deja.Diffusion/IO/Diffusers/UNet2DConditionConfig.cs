@@ -70,7 +70,20 @@ public sealed record UNet2DConditionConfig : DiffusersConfig
     /// <summary>Width of the timestep embedding (time_embedding.linear_1 output).</summary>
     public int TimeEmbedDim => TimeEmbeddingDim ?? 4 * BlockOutChannels[0];
 
-    public static UNet2DConditionConfig Load(string path) => From(ConfigReader.Load(path));
+    /// <summary>
+    /// Reads a config file; the fields that fix the weight shapes must be present (see <see cref="ConfigReader.Require"/>),
+    /// and the head count as attention_head_dim or num_attention_heads.
+    /// </summary>
+    public static UNet2DConditionConfig Load(string path)
+    {
+        var r = ConfigReader.Load(path).Require(RequiredKeys);
+        if (!r.Has("num_attention_heads")) r.Require("attention_head_dim");
+        return From(r);
+    }
+
+    /// <summary>Fields a config file must have; <see cref="Parse"/> (configs written in code) fills them with defaults instead.</summary>
+    public static readonly string[] RequiredKeys =
+        ["in_channels", "out_channels", "down_block_types", "up_block_types", "block_out_channels", "layers_per_block", "cross_attention_dim"];
     public static UNet2DConditionConfig Parse(string json, string source = "unet/config.json") => From(ConfigReader.Parse(json, source));
 
     static UNet2DConditionConfig From(ConfigReader r)
@@ -164,6 +177,14 @@ public sealed record UNet2DConditionConfig : DiffusersConfig
 
         int n = DownBlockTypes.Length;
         if (n == 0) Bad("down_block_types is empty");
+        // Far above any SD UNet; they bound the loops that lay out the model before its size is checked,
+        // and sample_size bounds the latents a run allocates for the default image size.
+        if (n > Limits.MaxBlocks) Bad($"{n} blocks is implausible (at most {Limits.MaxBlocks})");
+        if (LayersPerBlock.Concat(TransformerLayersPerBlock).Any(l => l > Limits.MaxLayers))
+            Bad($"layers_per_block / transformer_layers_per_block above {Limits.MaxLayers} are implausible");
+        if (SampleSize is int side && (side <= 0 || side > Limits.MaxSampleSize))
+            Bad($"sample_size {side} must be between 1 and {Limits.MaxSampleSize}");
+        if (TimeEmbeddingDim is <= 0) Bad($"time_embedding_dim {TimeEmbeddingDim} must be positive");
         if (UpBlockTypes.Length != n) Bad($"up_block_types has {UpBlockTypes.Length} entries but down_block_types has {n}");
         if (BlockOutChannels.Length != n) Bad($"block_out_channels has {BlockOutChannels.Length} entries but down_block_types has {n}");
         CheckPerBlock(p, "layers_per_block", LayersPerBlock, n);
@@ -195,6 +216,11 @@ public sealed record UNet2DConditionConfig : DiffusersConfig
         if (DualCrossAttention) Bad("dual_cross_attention true is not supported (supported: false)");
         if (OnlyCrossAttention.Any(x => x) || MidBlockOnlyCrossAttention == true) Bad("only_cross_attention true is not supported (supported: false)");
         if (ResnetSkipTimeAct) Bad("resnet_skip_time_act true is not supported (supported: false)");
+        // Checked here, not only when the model is built, so that opening a pipeline folder reports them
+        // (fuzzing found a folder that opened cleanly and then failed to load with a non-Deja error).
+        if (ResnetOutScaleFactor != 1) Bad($"resnet_out_scale_factor {ResnetOutScaleFactor} is not supported (supported: 1)");
+        if (MidBlockScaleFactor != 1) Bad($"mid_block_scale_factor {MidBlockScaleFactor} is not supported (supported: 1)");
+        if (DownsamplePadding != 1) Bad($"downsample_padding {DownsamplePadding} is not supported (supported: 1)");
         if (ConvInKernel % 2 == 0 || ConvInKernel <= 0 || ConvOutKernel % 2 == 0 || ConvOutKernel <= 0)
             Bad($"conv_in_kernel {ConvInKernel} / conv_out_kernel {ConvOutKernel} must be odd and positive");
         if (InChannels <= 0 || OutChannels <= 0) Bad("in_channels and out_channels must be positive");

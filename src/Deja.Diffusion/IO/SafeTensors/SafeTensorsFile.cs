@@ -33,11 +33,19 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>Work unit of the parallel readers, in elements: large enough to amortize scheduling, small enough to balance 2-16 cores.</summary>
     const int ChunkElements = 1 << 20;
 
+    /// <summary>
+    /// Unit of hashing and of the finiteness check, in elements: each chunk is read in blocks this small so
+    /// that hashing and scanning a block find it still in the core's cache (at most 512 KB as F64).
+    /// </summary>
+    const int BlockElements = 1 << 16;
+
     readonly SafeFileHandle handle;
     readonly MemoryMappedFile map;
     readonly MemoryMappedViewAccessor view;
     readonly byte* basePointer;
     readonly Dictionary<string, SafeTensorsEntry> byName;
+    readonly Dictionary<string, int> indexByName;
+    readonly ContentDigest digest;
     bool disposed;
 
     public string Path { get; }
@@ -49,6 +57,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     /// <summary>The header's "__metadata__" (empty when absent).</summary>
     public IReadOnlyDictionary<string, string> Metadata { get; }
     public SafeTensorsReadMode ReadMode { get; }
+    /// <summary>Whether float reads let NaN and ±infinity through (off by default: see <see cref="CheckFinite"/>).</summary>
+    public bool AllowNonFinite { get; private init; }
 
     SafeTensorsFile(string path, SafeTensorsReadMode mode, SafeFileHandle handle, long fileLength,
                     MemoryMappedFile map, MemoryMappedViewAccessor view, byte* basePointer)
@@ -67,14 +77,26 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         Entries = parsed.Entries;
         Metadata = parsed.Metadata;
         byName = parsed.Entries.ToDictionary(e => e.Name, StringComparer.Ordinal);
+        indexByName = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < Entries.Count; i++) indexByName[Entries[i].Name] = i;
+        digest = new ContentDigest(Entries, BlockElements);
     }
 
-    /// <summary>Opens <paramref name="path"/> and validates its header; throws <see cref="InvalidDataException"/> naming the problem.</summary>
-    public static SafeTensorsFile Open(string path, SafeTensorsReadMode readMode = SafeTensorsReadMode.PositionalRead)
+    /// <summary>
+    /// Opens <paramref name="path"/> and validates its header; throws <see cref="DejaException"/> naming the problem.
+    /// <paramref name="allowNonFinite"/> lets float reads return NaN and infinities (tests of the conversions;
+    /// files whose special values are data, not damage).
+    /// </summary>
+    public static SafeTensorsFile Open(string path, SafeTensorsReadMode readMode = SafeTensorsReadMode.PositionalRead, bool allowNonFinite = false)
     {
         path = System.IO.Path.GetFullPath(path);
-        if (!File.Exists(path)) throw new FileNotFoundException($"safetensors file '{path}' does not exist", path);
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (!File.Exists(path)) throw new DejaException($"safetensors file '{path}' does not exist");
+        SafeFileHandle handle;
+        try { handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new DejaException($"safetensors file '{path}' cannot be read: {e.Message}", e);
+        }
         MemoryMappedFile? map = null;
         MemoryMappedViewAccessor? view = null;
         bool acquired = false;
@@ -88,7 +110,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             byte* p = null;
             view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
             acquired = true;
-            return new SafeTensorsFile(path, readMode, handle, length, map, view, p + view.PointerOffset);
+            return new SafeTensorsFile(path, readMode, handle, length, map, view, p + view.PointerOffset) { AllowNonFinite = allowNonFinite };
         }
         catch
         {
@@ -104,16 +126,19 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     public int Count => Entries.Count;
     public bool Contains(string name) => byName.ContainsKey(name);
 
-    /// <summary>The header entry of <paramref name="name"/>; throws <see cref="KeyNotFoundException"/> naming the file.</summary>
+    /// <summary>The header entry of <paramref name="name"/>; throws <see cref="DejaException"/> naming the file.</summary>
     public SafeTensorsEntry Entry(string name) =>
         byName.TryGetValue(name, out var e) ? e
-            : throw new KeyNotFoundException($"safetensors file '{Path}' has no tensor '{name}' ({Count} tensors{Sample()})");
+            : throw new DejaException($"safetensors file '{Path}' has no tensor '{name}' ({Count} tensors{Sample()})");
 
     string Sample() => Count == 0 ? "" : ": " + string.Join(", ", Entries.Take(5).Select(e => e.Name)) + (Count > 5 ? ", ..." : "");
 
     // ------------------------------------------------------------------ float tensors
 
-    /// <summary>Reads one tensor as float32 (F32 copied; F16, BF16 widened exactly; F64 rounded).</summary>
+    /// <summary>
+    /// Reads one tensor as float32 (F32 copied; F16, BF16 widened exactly; F64 rounded). Every float read
+    /// refuses a tensor holding NaN or ±infinity (see <see cref="CheckFinite"/>) and feeds <see cref="ContentHash"/>.
+    /// </summary>
     public Tensor ReadTensor(string name)
     {
         var e = CheckFloat(Entry(name));
@@ -129,7 +154,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     {
         var e = CheckFloat(Entry(name));
         if (!Shapes.Equal(e.Shape, destination.Shape))
-            throw new ArgumentException($"safetensors file '{Path}': tensor '{name}' has shape {Shapes.Str(e.Shape)}, the destination {Shapes.Str(destination.Shape)}");
+            throw new DejaException($"safetensors file '{Path}': tensor '{name}' has shape {Shapes.Str(e.Shape)}, the destination {Shapes.Str(destination.Shape)}");
         Copy(e, destination.Span);
     }
 
@@ -176,8 +201,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             foreach (var e in Entries)
                 if (!targets.ContainsKey(e.Name)) problems.Add($"unexpected tensor '{e.Name}' {Shapes.Str(e.Shape)}");
         if (problems.Count > 0)
-            throw new InvalidDataException($"safetensors file '{Path}' does not fit the model ({problems.Count} problem{(problems.Count > 1 ? "s" : "")}):\n  " +
-                                           string.Join("\n  ", problems.Take(20)) + (problems.Count > 20 ? $"\n  ... and {problems.Count - 20} more" : ""));
+            throw new DejaException($"safetensors file '{Path}' does not fit the model ({problems.Count} problem{(problems.Count > 1 ? "s" : "")}): " +
+                                    string.Join("; ", problems.Take(20)) + (problems.Count > 20 ? $"; ... and {problems.Count - 20} more" : ""));
         CopyAll(work);
     }
 
@@ -187,9 +212,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
     SafeTensorsEntry CheckFloat(SafeTensorsEntry e)
     {
         if (!e.DType.IsReadableAsFloat())
-            throw new InvalidDataException($"safetensors file '{Path}': tensor '{e.Name}' is {e.DType}; only F32, F16, BF16 and F64 can be read as float32 (use ReadInt64 for integers)");
+            throw new DejaException($"safetensors file '{Path}': tensor '{e.Name}' is {e.DType}; only F32, F16, BF16 and F64 can be read as float32 (use ReadInt64 for integers)");
         if (e.ElementCount > Array.MaxLength)
-            throw new InvalidDataException($"safetensors file '{Path}': tensor '{e.Name}' has {e.ElementCount} elements, more than one tensor can hold");
+            throw new DejaException($"safetensors file '{Path}': tensor '{e.Name}' has {e.ElementCount} elements, more than one tensor can hold");
         return e;
     }
 
@@ -200,7 +225,8 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         fixed (float* dst = destination)
         {
             float* d = dst; // a fixed local cannot be captured by the lambda
-            Threading.Chunks(destination.Length, ChunkElements, (start, end) => ReadChunk(e, start, new Span<float>(d + start, end - start)));
+            int length = destination.Length;
+            Unwrapped(() => Threading.Chunks(length, ChunkElements, (start, end) => ReadChunk(e, start, new Span<float>(d + start, end - start))));
         }
     }
 
@@ -214,37 +240,100 @@ public sealed unsafe class SafeTensorsFile : IDisposable
             int n = (int)work[i].Entry.ElementCount;
             for (int s = 0; s < n; s += ChunkElements) chunks.Add((i, s, Math.Min(n, s + ChunkElements)));
         }
-        Threading.For(chunks.Count, c =>
+        Unwrapped(() => Threading.For(chunks.Count, c =>
         {
             var (item, start, end) = chunks[c];
             var (e, t) = work[item];
             ReadChunk(e, start, t.Span[start..end]);
-        });
+        }));
     }
 
-    /// <summary>Elements [start, start + destination.Length) of a tensor, as float32.</summary>
+    /// <summary>A problem found by a parallel reader surfaces as itself, not wrapped in an AggregateException.</summary>
+    static void Unwrapped(Action read)
+    {
+        try { read(); }
+        catch (AggregateException e) when (e.InnerExceptions.Count > 0)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerExceptions[0]);
+        }
+    }
+
+    /// <summary>
+    /// Elements [start, start + destination.Length) of a tensor, as float32, block by block: each block's
+    /// stored bytes are hashed for <see cref="ContentHash"/> and its values checked to be finite right after
+    /// the block is read, while it is still in cache. <paramref name="start"/> is a multiple of <see cref="ChunkElements"/>.
+    /// </summary>
     void ReadChunk(SafeTensorsEntry e, int start, Span<float> destination)
     {
-        int size = e.DType.SizeOf();
-        long offset = DataStart + e.Begin + (long)start * size;
+        int entry = indexByName[e.Name];
+        for (int done = 0; done < destination.Length; done += BlockElements)
+        {
+            int first = start + done;
+            ReadBlock(e, entry, first, destination.Slice(done, Math.Min(BlockElements, destination.Length - done)));
+        }
+    }
+
+    void ReadBlock(SafeTensorsEntry e, int entry, int first, Span<float> destination)
+    {
+        int size = e.DType.SizeOf(), block = first / BlockElements;
+        long offset = DataStart + e.Begin + (long)first * size;
         if (ReadMode == SafeTensorsReadMode.MemoryMap)
         {
+            digest.Record(entry, block, new ReadOnlySpan<byte>(basePointer + offset, destination.Length * size));
             ElementConversion.ToFloat32(e.DType, basePointer + offset, destination);
-            return;
         }
-        if (e.DType == SafeTensorsDType.F32)
+        else if (e.DType == SafeTensorsDType.F32)
         {
-            ReadExactly(MemoryMarshal.AsBytes(destination), offset, e);
-            return;
+            var bytes = MemoryMarshal.AsBytes(destination);
+            ReadExactly(bytes, offset, e);
+            digest.Record(entry, block, bytes);
         }
-        int bytes = destination.Length * size;
-        var scratch = ArrayPool<byte>.Shared.Rent(bytes);
-        try
+        else
         {
-            ReadExactly(scratch.AsSpan(0, bytes), offset, e);
-            fixed (byte* p = scratch) ElementConversion.ToFloat32(e.DType, p, destination);
+            int bytes = destination.Length * size;
+            var scratch = ArrayPool<byte>.Shared.Rent(bytes);
+            try
+            {
+                ReadExactly(scratch.AsSpan(0, bytes), offset, e);
+                digest.Record(entry, block, scratch.AsSpan(0, bytes));
+                fixed (byte* p = scratch) ElementConversion.ToFloat32(e.DType, p, destination);
+            }
+            finally { ArrayPool<byte>.Shared.Return(scratch); }
         }
-        finally { ArrayPool<byte>.Shared.Return(scratch); }
+        CheckFinite(e, first, destination);
+    }
+
+    /// <summary>
+    /// A NaN or infinite weight poisons every output it touches (a damaged file would score as NaN rows
+    /// with exit code 0), and no trained model stores one on purpose: refuse it at load, naming the tensor.
+    /// F64 values too large for float32 become infinite and are refused the same way.
+    /// </summary>
+    void CheckFinite(SafeTensorsEntry e, int start, ReadOnlySpan<float> values)
+    {
+        if (AllowNonFinite) return;
+        int bad = FloatChecks.IndexOfNonFinite(values);
+        if (bad >= 0)
+            throw new DejaException($"safetensors file '{Path}': tensor '{e.Name}' holds a non-finite value ({values[bad]} at element {(long)start + bad}); " +
+                                    "the file is damaged or comes from a diverged training run");
+    }
+
+    /// <summary>
+    /// A 64-bit hash of every tensor's name, dtype, shape and stored bytes (not of the header's layout or
+    /// metadata): two files with equal tensors have equal hashes, and any changed weight changes it.
+    /// Chunks already read (a model load reads them all) were hashed while loading; the rest are hashed now
+    /// from the memory map. See <see cref="ContentDigest"/> for the exact definition.
+    /// </summary>
+    public ulong ContentHash()
+    {
+        ObjectDisposedException.ThrowIf(disposed, this);
+        return digest.Finish((entry, chunk) =>
+        {
+            var e = Entries[entry];
+            int size = e.DType.SizeOf();
+            long first = (long)chunk * BlockElements * size;
+            long length = Math.Min(e.ByteLength - first, (long)BlockElements * size);
+            return new ReadOnlySpan<byte>(basePointer + DataStart + e.Begin + first, (int)length);
+        });
     }
 
     void ReadExactly(Span<byte> destination, long offset, SafeTensorsEntry e)
@@ -253,7 +342,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         {
             int n = RandomAccess.Read(handle, destination, offset);
             if (n <= 0)
-                throw new InvalidDataException($"safetensors file '{Path}': tensor '{e.Name}': the file ended at byte {offset} while reading; it was truncated after it was opened");
+                throw new DejaException($"safetensors file '{Path}': tensor '{e.Name}': the file ended at byte {offset} while reading; it was truncated after it was opened");
             destination = destination[n..];
             offset += n;
         }
@@ -267,9 +356,9 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         ObjectDisposedException.ThrowIf(disposed, this);
         var e = Entry(name);
         if (!e.DType.IsReadableAsInt64())
-            throw new InvalidDataException($"safetensors file '{Path}': tensor '{name}' is {e.DType}; only integer and bool tensors can be read as int64 (use ReadTensor for floats)");
+            throw new DejaException($"safetensors file '{Path}': tensor '{name}' is {e.DType}; only integer and bool tensors can be read as int64 (use ReadTensor for floats)");
         if (e.ElementCount > Array.MaxLength)
-            throw new InvalidDataException($"safetensors file '{Path}': tensor '{name}' has {e.ElementCount} elements, more than one array can hold");
+            throw new DejaException($"safetensors file '{Path}': tensor '{name}' has {e.ElementCount} elements, more than one array can hold");
         var data = new long[e.ElementCount];
         ElementConversion.ToInt64(e.DType, basePointer + DataStart + e.Begin, data);
         return new Int64Tensor(data, e.Shape);

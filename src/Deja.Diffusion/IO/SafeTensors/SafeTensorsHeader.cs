@@ -121,7 +121,12 @@ internal static class SafeTensorsHeader
         return new SafeTensorsEntry(name, dtype, shape, begin, end);
     }
 
-    /// <summary>Bounds and overlap checks over all entries (after each entry is known to be self-consistent).</summary>
+    /// <summary>
+    /// Bounds, overlap and coverage checks over all entries (after each entry is known to be self-consistent).
+    /// Like the reference implementation, the tensors must tile the data area exactly: every byte belongs
+    /// to exactly one tensor, so bytes inserted between or after tensors (damage, or data smuggled past
+    /// the header) are refused instead of silently ignored.
+    /// </summary>
     static void CheckLayout(string path, List<SafeTensorsEntry> entries, long dataLength)
     {
         var byOffset = entries.OrderBy(e => e.Begin).ThenBy(e => e.End).ToList();
@@ -140,14 +145,22 @@ internal static class SafeTensorsHeader
             if (e.End > dataLength)
                 throw Fail(path, e.Name, $"data_offsets [{e.Begin},{e.End}] lie outside the data area, which has {dataLength} bytes");
 
+        long expected = 0;
         SafeTensorsEntry? previous = null;
         foreach (var e in byOffset)
         {
-            if (e.ByteLength == 0) continue; // empty tensors occupy no bytes and cannot collide
-            if (previous is not null && e.Begin < previous.End)
-                throw Fail(path, e.Name, $"data_offsets [{e.Begin},{e.End}] overlap tensor '{previous.Name}' [{previous.Begin},{previous.End}]");
-            previous = e;
+            if (e.Begin < expected)
+                throw Fail(path, e.Name, $"data_offsets [{e.Begin},{e.End}] overlap tensor '{previous!.Name}' [{previous.Begin},{previous.End}]");
+            if (e.Begin > expected)
+                throw Fail(path, e.Name, previous is null
+                    ? $"data_offsets [{e.Begin},{e.End}]: the data area starts with {e.Begin} bytes that belong to no tensor"
+                    : $"data_offsets [{e.Begin},{e.End}]: the {e.Begin - expected} bytes between it and tensor '{previous.Name}' (which ends at {expected}) belong to no tensor");
+            if (e.ByteLength > 0) previous = e; // empty tensors occupy no bytes and cannot collide
+            expected = e.End;
         }
+        if (expected < dataLength)
+            throw Fail(path, $"{dataLength - expected} bytes after the last tensor belong to no tensor (the tensors end at byte {expected} of the " +
+                             $"{dataLength}-byte data area): bytes were appended or inserted, or the header was edited");
     }
 
     static bool IsContiguous(List<SafeTensorsEntry> byOffset)
@@ -161,9 +174,9 @@ internal static class SafeTensorsHeader
         return true;
     }
 
-    public static InvalidDataException Fail(string path, string what) =>
+    public static DejaException Fail(string path, string what) =>
         new($"safetensors file '{path}': {what}");
 
-    public static InvalidDataException Fail(string path, string tensor, string what) =>
+    public static DejaException Fail(string path, string tensor, string what) =>
         new($"safetensors file '{path}': tensor '{tensor}': {what}");
 }

@@ -23,7 +23,7 @@ public sealed class ClipTextModel : Module
     {
         var problems = config.Problems();
         if (problems.Count > 0)
-            throw new ArgumentException("ClipTextModel: unsupported config:\n  " + string.Join("\n  ", problems));
+            throw new DejaException("ClipTextModel: unsupported config: " + string.Join("; ", problems));
         Config = config;
         TextModel = Register("text_model", new ClipTextTransformer(config, init ?? new Generator(0)));
     }

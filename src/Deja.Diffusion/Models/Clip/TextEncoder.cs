@@ -46,10 +46,10 @@ public sealed class TextEncoder
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(model);
         if (tokenizer.ModelMaxLength > model.MaxLength)
-            throw new ArgumentException($"TextEncoder: the tokenizer pads to {tokenizer.ModelMaxLength} ids, but the text encoder has only {model.MaxLength} positions");
+            throw new DejaException($"TextEncoder: the tokenizer pads to {tokenizer.ModelMaxLength} ids, but the text encoder has only {model.MaxLength} positions");
         int largestId = tokenizer.AddedTokens.Select(t => t.Id).Append(tokenizer.VocabularySize - 1).Max();
         if (largestId >= model.Config.VocabSize)
-            throw new ArgumentException($"TextEncoder: the tokenizer produces ids up to {largestId}, but the text encoder's vocabulary has {model.Config.VocabSize} rows");
+            throw new DejaException($"TextEncoder: the tokenizer produces ids up to {largestId}, but the text encoder's vocabulary has {model.Config.VocabSize} rows");
         if (clipSkip < 0 || clipSkip > model.NumLayers)
             throw new ArgumentOutOfRangeException(nameof(clipSkip), clipSkip, $"TextEncoder: clip_skip must be in 0..{model.NumLayers}");
         Tokenizer = tokenizer;
@@ -65,20 +65,28 @@ public sealed class TextEncoder
     /// unexpected or mis-shaped tensor is an <see cref="InvalidDataException"/> naming it) and frozen
     /// (RequiresGrad off), since Deja differentiates with respect to inputs, not weights.
     /// </summary>
-    public static TextEncoder Load(PipelineFolder folder, int clipSkip = 0)
+    public static TextEncoder Load(PipelineFolder folder, int clipSkip = 0, WeightsHashes? hashes = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
         var tokenizer = ClipTokenizer.Load(folder.Tokenizer.Directory);
-        var model = LoadModel(folder.TextEncoderConfig, folder.TextEncoderWeights);
+        var model = LoadModel(folder.TextEncoderConfig, folder.TextEncoderWeights, hashes);
         return new TextEncoder(tokenizer, model, clipSkip);
     }
 
-    /// <summary>A <see cref="ClipTextModel"/> of <paramref name="config"/> filled strictly from a safetensors file, frozen.</summary>
-    public static ClipTextModel LoadModel(ClipTextConfig config, string weightsPath)
+    /// <summary>
+    /// A <see cref="ClipTextModel"/> of <paramref name="config"/> filled strictly from a safetensors file, frozen;
+    /// the file's content hash goes to <paramref name="hashes"/> when given.
+    /// </summary>
+    public static ClipTextModel LoadModel(ClipTextConfig config, string weightsPath, WeightsHashes? hashes = null)
     {
         ClipTextModel model;
-        using (Init.Skip()) model = new ClipTextModel(config); // every parameter is loaded below
-        using (var file = SafeTensorsFile.Open(weightsPath)) file.LoadModule(model);
+        using (var file = SafeTensorsFile.Open(weightsPath))
+        {
+            ModelSize.CheckFits(CheckpointLayout.ClipTextItems(config), file, config.Source);
+            using (Init.Skip()) model = new ClipTextModel(config); // every parameter is loaded below
+            file.LoadModule(model);
+            hashes?.Record(file);
+        }
         model.SetRequiresGrad(false);
         model.Eval();
         return model;

@@ -73,12 +73,9 @@ public sealed class UNet2DConditionModel : Module
 
     static void CheckSupported(UNet2DConditionConfig c)
     {
-        var problems = c.Problems().ToList();
-        if (c.ResnetOutScaleFactor != 1) problems.Add($"{c.Source}: resnet_out_scale_factor {c.ResnetOutScaleFactor} is not supported (supported: 1)");
-        if (c.MidBlockScaleFactor != 1) problems.Add($"{c.Source}: mid_block_scale_factor {c.MidBlockScaleFactor} is not supported (supported: 1)");
-        if (c.DownsamplePadding != 1) problems.Add($"{c.Source}: downsample_padding {c.DownsamplePadding} is not supported (supported: 1)");
+        var problems = c.Problems();
         if (problems.Count > 0)
-            throw new ArgumentException("UNet2DConditionModel: unsupported config:\n  " + string.Join("\n  ", problems));
+            throw new DejaException("UNet2DConditionModel: unsupported config: " + string.Join("; ", problems));
     }
 
     /// <summary>One timestep for the whole batch.</summary>

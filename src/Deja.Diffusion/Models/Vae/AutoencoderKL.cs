@@ -39,20 +39,25 @@ public sealed class AutoencoderKL : Module
         Eval();
     }
 
-    /// <summary>Builds the VAE of <paramref name="config"/> and loads <paramref name="weightsPath"/> (safetensors) strictly.</summary>
-    public static AutoencoderKL Load(AutoencoderKLConfig config, string weightsPath)
+    /// <summary>
+    /// Builds the VAE of <paramref name="config"/> and loads <paramref name="weightsPath"/> (safetensors) strictly,
+    /// recording the file's content hash in <paramref name="hashes"/> when given.
+    /// </summary>
+    public static AutoencoderKL Load(AutoencoderKLConfig config, string weightsPath, WeightsHashes? hashes = null)
     {
+        using var file = SafeTensorsFile.Open(weightsPath);
+        ModelSize.CheckFits(CheckpointLayout.VaeItems(config), file, config.Source);
         AutoencoderKL vae;
         using (Init.Skip()) vae = new AutoencoderKL(config); // every parameter is loaded below
-        using var file = SafeTensorsFile.Open(weightsPath);
         VaeCheckpoint.Load(vae, file);
+        hashes?.Record(file);
         return vae;
     }
 
     /// <summary>The vae/ component of a pipeline folder.</summary>
-    public static AutoencoderKL Load(PipelineFolder folder) =>
-        folder.VaeConfig is { } config && folder.VaeWeights is { } weights ? Load(config, weights)
-        : throw new InvalidDataException($"'{folder.Directory}' is a pixel-space pipeline: it has no VAE");
+    public static AutoencoderKL Load(PipelineFolder folder, WeightsHashes? hashes = null) =>
+        folder.VaeConfig is { } config && folder.VaeWeights is { } weights ? Load(config, weights, hashes)
+        : throw new DejaException($"'{folder.Directory}' is a pixel-space pipeline: it has no VAE");
 
     // ------------------------------------------------------------------ encode
 
