@@ -12,8 +12,9 @@ namespace Deja.Memorization.Detection;
 ///   order of float sums (row blocking of the products, vector width, FMA contraction).</item>
 /// </list>
 /// The tolerances are about 5× the largest difference `deja bench determinism` measured on deja-mini
-/// (2026-12-07, Zen 5: anisotropy and magnitude ≤ 1.3e-6 relative, the cosine term ≤ 3.5e-7 absolute,
-/// sharpness ≤ 9.5e-4 relative: its finite-difference quotient divides ε's float error by the step).
+/// (2026-12-07, 2-core EPYC with AVX-512: anisotropy and magnitude ≤ 1.3e-6 relative, the cosine term
+/// ≤ 3.5e-7 absolute, sharpness ≤ 8.5e-4 relative: its finite-difference quotient divides ε's float
+/// error by the step).
 /// </summary>
 public static class DeterminismContract
 {
