@@ -18,6 +18,7 @@ public static class DejaCli
         root.Subcommands.Add(TrainCommand.Create());
         root.Subcommands.Add(ReplicateCommand.Create());
         root.Subcommands.Add(FuzzCommand.Create());
+        root.Subcommands.Add(ExplainCommand.Create());
         FiniteNumbers.RequireEverywhere(root);
         return root;
     }

@@ -124,4 +124,32 @@ public class UNetGradientTests
         for (int i = 0; i < a.Length; i++) s += (double)a[i] * b[i];
         return s;
     }
+
+    /// <summary>
+    /// Regression: with linear projections (SD2's use_linear_projection) the recorded path reshaped the
+    /// [O, C] proj_in/proj_out weights to [O, C] — Reshape hands back the same tensor — and disposed the
+    /// "view", releasing the model's weights; the next forward failed with use-after-dispose.
+    /// </summary>
+    [Fact]
+    public void RecordedForwardKeepsLinearProjectionWeights()
+    {
+        var unet = TinyUNet.Load("sd2");
+        var sample = Tensor.RandN(new Generator(3), 1, unet.Config.InChannels, 8, 8);
+        var context = Tensor.RandN(new Generator(4), 1, 77, unet.Config.CrossAttentionDim[0]);
+        float[] first;
+        using (GradMode.Set(true))
+        {
+            var leaf = context.Detach();
+            leaf.RequiresGrad = true;
+            var y = unet.Forward(sample, 981f, leaf);
+            first = y.ToArray();
+            Assert.NotNull(Autograd.Grad(y, leaf, Tensor.Ones(y.Shape)));
+        }
+        using (GradMode.NoGrad())
+        {
+            var again = unet.Forward(sample, 981f, context).ToArray();
+            Assert.Equal(first.Length, again.Length);
+            for (int i = 0; i < first.Length; i++) Assert.True(Math.Abs(first[i] - again[i]) <= 1e-4 * (1 + Math.Abs(first[i])), $"[{i}] {first[i]} vs {again[i]}");
+        }
+    }
 }

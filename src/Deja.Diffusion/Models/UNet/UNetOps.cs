@@ -48,6 +48,12 @@ internal static class UNetOps
     }
 
     /// <summary>
+    /// The view to dispose after use, or null when Reshape handed back <paramref name="source"/> itself (a
+    /// linear projection's weight is already [O, C]): disposing that would release the model's weight.
+    /// </summary>
+    static Tensor? OwnedView(Tensor view, Tensor source) => ReferenceEquals(view, source) ? null : view;
+
+    /// <summary>
     /// Pixels to tokens through a 1×1 projection: x [B,C,H,W], weight [O,C] (or [O,C,1,1]), bias [O] →
     /// [B, H·W, O]. It is proj_in of Transformer2DModel for both layouts: a 1×1 conv followed by the
     /// move to tokens (SD1) equals the move followed by a Linear (SD2). The GEMM reads the channel-major
@@ -60,7 +66,8 @@ internal static class UNetOps
         if (!pass.Inference)
         {
             using var x3 = Ops.Reshape(x, b, c, hw);
-            using var w2 = Ops.Reshape(weight, o, c);
+            var w2 = Ops.Reshape(weight, o, c);
+            using var ownW2 = OwnedView(w2, weight);
             var y = Ops.MatMul(x3, w2, transA: true, transB: true);
             if (bias is null) return y;
             using (y) return Ops.Add(y, bias);
@@ -86,7 +93,8 @@ internal static class UNetOps
         using var _ = pass.Time(UNetOpKind.Linear);
         if (!pass.Inference)
         {
-            using var w2 = Ops.Reshape(weight, o, c);
+            var w2 = Ops.Reshape(weight, o, c);
+            using var ownW2 = OwnedView(w2, weight);
             using var y = Ops.MatMul(w2, tokens, transB: true);
             using var y4 = Ops.Reshape(y, b, o, h, w);
             if (bias is null) return Ops.Add(y4, residual);
