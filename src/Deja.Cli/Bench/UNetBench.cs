@@ -23,8 +23,9 @@ public static class UNetBench
         var batch = new Option<int>("--batch") { Description = "Batch size (2 = one classifier-free guidance step)", DefaultValueFactory = _ => 2 };
         var runs = new Option<int>("--runs") { Description = "Timed forwards (the median is reported)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "One JSON object instead of a table" };
-        var cmd = new Command("unet", "Benchmark a full-size Stable Diffusion UNet forward") { config, batch, runs, json };
-        cmd.SetAction(pr => Run(pr.GetValue(config)!, pr.GetValue(batch), pr.GetValue(runs), pr.GetValue(json)));
+        var vjp = new Option<bool>("--vjp") { Description = "Forward plus one VJP with respect to the latents and the text states (no weight gradients)" };
+        var cmd = new Command("unet", "Benchmark a full-size Stable Diffusion UNet forward") { config, batch, runs, json, vjp };
+        cmd.SetAction(pr => Run(pr.GetValue(config)!, pr.GetValue(batch), pr.GetValue(runs), pr.GetValue(json), pr.GetValue(vjp)));
         return cmd;
     }
 
@@ -42,7 +43,7 @@ public static class UNetBench
         finally { Gemm.DejaPartitions = panels; }
     }
 
-    static int Run(string which, int batch, int runs, bool json)
+    static int Run(string which, int batch, int runs, bool json, bool vjp)
     {
         var config = which switch
         {
@@ -61,6 +62,7 @@ public static class UNetBench
         var unet = new UNet2DConditionModel(config, g);
         unet.Eval();
         Console.Error.WriteLine($"built {which} UNet ({unet.ParameterCount() / 1e6:F1} M parameters) in {build.Elapsed.TotalSeconds:F1} s, RSS {BenchTimer.RssMb():F0} MB");
+        if (vjp) return UNetVjpBench.Run(unet, which, batch, size, context, runs, json, g);
         using var sample = Tensor.RandN(g, batch, config.InChannels, size, size);
         using var text = Tensor.RandN(g, batch, 77, context);
 
