@@ -31,14 +31,12 @@ public static class ErrorReport
     public static bool DebugRequested() => Environment.GetEnvironmentVariable(DebugVariable) is "1" or "true";
 
     /// <summary>
-    /// Input checks that predate <see cref="DejaException"/> throw the framework's exceptions; they stay bad
-    /// input. NotSupportedException and KeyNotFoundException are what the model readers throw for an
-    /// unsupported scheduler or layer setting and a missing tensor (generate has always reported them so);
-    /// they can leave this list once those readers throw DejaException.
+    /// Input checks that predate <see cref="DejaException"/> throw the framework's argument and I/O
+    /// exceptions; they stay bad input. The model readers' unsupported settings now throw DejaException, so
+    /// NotSupportedException and KeyNotFoundException, like everything else, are Deja's bugs (exit 70).
     /// </summary>
     static bool IsBadInput(Exception e) =>
-        e is DejaException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException
-            or NotSupportedException or KeyNotFoundException;
+        e is DejaException or ArgumentException or InvalidDataException or IOException or UnauthorizedAccessException;
 
     /// <summary>The exception that says what went wrong, not the wrapper that carried it across threads or reflection.</summary>
     static Exception Unwrap(Exception e)

@@ -51,10 +51,13 @@ public class ExitCodeTests
         foreach (var e in new Exception[]
                  {
                      new DejaException("x"), new ArgumentException("x"), new InvalidDataException("x"), new FileNotFoundException("x"),
-                     new IOException("x"), new UnauthorizedAccessException("x"), new NotSupportedException("x"), new KeyNotFoundException("x"),
+                     new IOException("x"), new UnauthorizedAccessException("x"),
                      new AggregateException(new DejaException("x")),
                  })
             Assert.Equal(ExitCodes.BadInput, ErrorReport.ExitCodeFor(e));
+        // the readers' unsupported settings are DejaExceptions now: these two are bugs like any other
+        Assert.Equal(ExitCodes.InternalError, ErrorReport.ExitCodeFor(new NotSupportedException("x")));
+        Assert.Equal(ExitCodes.InternalError, ErrorReport.ExitCodeFor(new KeyNotFoundException("x")));
     }
 
     [Fact]

@@ -25,7 +25,7 @@ public sealed class Ddim
         bool setAlphaToOne = false, string timestepSpacing = "leading")
     {
         if (timestepSpacing is not ("leading" or "trailing" or "linspace"))
-            throw new NotSupportedException($"timestep_spacing '{timestepSpacing}' is not supported (supported: leading, trailing, linspace)");
+            throw new DejaException($"timestep_spacing '{timestepSpacing}' is not supported (supported: leading, trailing, linspace)");
         Schedule = schedule;
         Prediction = prediction;
         StepsOffset = stepsOffset;

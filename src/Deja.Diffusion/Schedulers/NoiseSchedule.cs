@@ -1,3 +1,4 @@
+using Deja.Tensors;
 namespace Deja.Diffusion.Schedulers;
 
 /// <summary>
@@ -34,7 +35,7 @@ public sealed class NoiseSchedule
             // torch.linspace(β0 ** 0.5, β1 ** 0.5, N, dtype=float32) ** 2: the roots are taken in double
             "scaled_linear" => Linspace((float)Math.Sqrt(betaStart), (float)Math.Sqrt(betaEnd), trainTimesteps).Select(b => b * b).ToArray(),
             "linear" => Linspace((float)betaStart, (float)betaEnd, trainTimesteps),
-            _ => throw new NotSupportedException($"beta_schedule '{betaSchedule}' is not supported (supported: scaled_linear, linear)"),
+            _ => throw new DejaException($"beta_schedule '{betaSchedule}' is not supported (supported: scaled_linear, linear)"),
         };
         return new NoiseSchedule(betas);
     }

@@ -1,3 +1,4 @@
+using Deja.Tensors;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -31,7 +32,7 @@ internal static unsafe class ElementConversion
                 for (int i = 0; i < n; i++) destination[i] = (float)d[i];
                 break;
             default:
-                throw new NotSupportedException($"{dtype} cannot be read as float32");
+                throw new DejaException($"{dtype} cannot be read as float32");
         }
     }
 
@@ -100,7 +101,7 @@ internal static unsafe class ElementConversion
             case SafeTensorsDType.I8: Widen(new ReadOnlySpan<sbyte>(source, n), destination); break;
             case SafeTensorsDType.U8:
             case SafeTensorsDType.BOOL: Widen(new ReadOnlySpan<byte>(source, n), destination); break;
-            default: throw new NotSupportedException($"{dtype} cannot be read as int64");
+            default: throw new DejaException($"{dtype} cannot be read as int64");
         }
     }
 

@@ -11,7 +11,7 @@ public sealed class Downsample2D : Module
     public Downsample2D(int channels, int padding, Generator init)
     {
         if (padding != 1)
-            throw new NotSupportedException($"Downsample2D: downsample_padding {padding} is not supported (supported: 1)");
+            throw new DejaException($"Downsample2D: downsample_padding {padding} is not supported (supported: 1)");
         conv = Register("conv", new Conv2d(channels, channels, 3, 2, padding, init: init));
     }
 
