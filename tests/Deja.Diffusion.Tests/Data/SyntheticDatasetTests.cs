@@ -87,6 +87,27 @@ public class SyntheticDatasetTests
         finally { Directory.Delete(dir, true); }
     }
 
+    [Fact]
+    public void StagingFoldersOfKilledRunsAreRemovedAndALiveOneIsKept()
+    {
+        var parent = Path.Combine(Path.GetTempPath(), "deja-synth-staging-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(parent);
+        try
+        {
+            // a run killed by a signal left its staging folder; no process has this id (above Linux's pid_max)
+            var abandoned = Directory.CreateDirectory(Path.Combine(parent, ".data.tmp-99999999")).FullName;
+            File.WriteAllText(Path.Combine(abandoned, "half.png"), "x");
+            // a run still in progress (this test's own process stands in for it) keeps its folder
+            var live = Directory.CreateDirectory(Path.Combine(parent, $".data.tmp-{Environment.ProcessId}")).FullName;
+            var other = Directory.CreateDirectory(Path.Combine(parent, ".other.tmp-99999999")).FullName;
+            SyntheticDataset.RemoveAbandonedStaging(parent, "data");
+            Assert.False(Directory.Exists(abandoned));
+            Assert.True(Directory.Exists(live));
+            Assert.True(Directory.Exists(other)); // another target's staging is not ours to judge
+        }
+        finally { Directory.Delete(parent, true); }
+    }
+
     static double Rmse(Image a, Image b) =>
         Math.Sqrt(a.Pixels.Zip(b.Pixels, (x, y) => Math.Pow((x - y) / 255.0, 2)).Average());
 

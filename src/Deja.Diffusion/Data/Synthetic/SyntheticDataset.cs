@@ -48,6 +48,24 @@ public static class SyntheticDataset
 {
     public const int Version = 2;
 
+    /// <summary>
+    /// Staging folders of this target left by runs that were killed (a signal, a crash) are removed: their
+    /// name carries the process id, and a process that no longer runs will never finish them.
+    /// </summary>
+    internal static void RemoveAbandonedStaging(string parent, string name)
+    {
+        string prefix = $".{name}.tmp-";
+        foreach (var dir in Directory.EnumerateDirectories(parent, prefix + "*"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir)[prefix.Length..], out int pid) || pid == Environment.ProcessId) continue;
+            bool running;
+            try { using var p = System.Diagnostics.Process.GetProcessById(pid); running = !p.HasExited; }
+            catch (ArgumentException) { running = false; } // no such process
+            if (!running)
+                try { Directory.Delete(dir, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
     public static void Create(string outDir, ulong seed, SynthOptions options, bool force = false, Action<int, int>? progress = null)
     {
         options.Validate();
@@ -56,6 +74,7 @@ public static class SyntheticDataset
             throw new IOException($"synth: '{outDir}' exists and is not empty (use --force to replace it)");
         var parent = Path.GetDirectoryName(target)!;
         Directory.CreateDirectory(parent);
+        RemoveAbandonedStaging(parent, Path.GetFileName(target));
         var staging = Path.Combine(parent, $".{Path.GetFileName(target)}.tmp-{Environment.ProcessId}");
         if (Directory.Exists(staging)) Directory.Delete(staging, true);
         foreach (var d in new[] { "images", "masks", "heldout" }) Directory.CreateDirectory(Path.Combine(staging, d));
