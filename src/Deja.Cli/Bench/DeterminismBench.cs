@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Deja.Memorization.Evaluation;
 
 namespace Deja.Cli;
 
@@ -135,21 +136,7 @@ public static class DeterminismBench
             throw new InvalidOperationException($"bench determinism: variant {v.Name} failed (exit {p.ExitCode}): {stderr.Result.Trim()}");
     }
 
-    /// <summary>The numeric score columns of each row, in prompt order.</summary>
-    static List<Dictionary<string, double>> ReadScores(string path)
-    {
-        var rows = new List<(int Index, Dictionary<string, double> Scores)>();
-        foreach (var line in File.ReadLines(path))
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var o = JsonNode.Parse(line)!.AsObject();
-            var s = new Dictionary<string, double>();
-            var scoreNode = o["scores"] as JsonObject ?? o;
-            foreach (var (k, val) in scoreNode)
-                if (val is JsonValue jv && jv.TryGetValue(out double d) && k != "index" && k != "tokens")
-                    s[k] = d;
-            rows.Add(((int)o["index"]!, s));
-        }
-        return rows.OrderBy(r => r.Index).Select(r => r.Scores).ToList();
-    }
+    /// <summary>The score columns of each row, in prompt order (the score file's own reader).</summary>
+    static List<Dictionary<string, double>> ReadScores(string path) =>
+        ScoresFile.Read(path).OrderBy(r => r.Index).Select(r => new Dictionary<string, double>(r.Scores)).ToList();
 }

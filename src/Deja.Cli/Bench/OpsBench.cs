@@ -45,7 +45,7 @@ public static class OpsBench
         return 0;
     }
 
-    static BenchResult Sgemm(string name, int m, int k, int n, Generator g)
+    internal static BenchResult Sgemm(string name, int m, int k, int n, Generator g)
     {
         using var a = Tensor.RandN(g, m, k);
         using var b = Tensor.RandN(g, k, n);

@@ -29,16 +29,15 @@ public static class UNetBench
         return cmd;
     }
 
-    /// <summary>GFLOPS of the faster of two bench-ops products, each the median of 5, with OpenBLAS's threads.</summary>
-    static double ReferenceSgemm(Tensor a1024, Tensor b1024, Tensor a4096, Tensor b4096)
+    /// <summary>GFLOPS of the faster of two `deja bench ops` products, timed as that bench times them, with
+    /// OpenBLAS's own threads.</summary>
+    static double ReferenceSgemm(Generator g)
     {
         bool panels = Gemm.DejaPartitions;
         try
         {
             if (Blas.Available) Gemm.DejaPartitions = false;
-            double square = 2.0 * 1024 * 1024 * 1024 / BenchTimer.Median(() => { using var c = Ops.MatMul(a1024, b1024); }, warmup: 1, runs: 5);
-            double wide = 2.0 * 4096 * 320 * 4096 / BenchTimer.Median(() => { using var c = Ops.MatMul(a4096, b4096); }, warmup: 1, runs: 5);
-            return Math.Max(square, wide) / 1e9;
+            return Math.Max(OpsBench.Sgemm("sgemm_1024", 1024, 1024, 1024, g).Gflops, OpsBench.Sgemm("sgemm_4096x320x4096", 4096, 320, 4096, g).Gflops);
         }
         finally { Gemm.DejaPartitions = panels; }
     }
@@ -78,13 +77,9 @@ public static class UNetBench
         var sgemmRates = new List<double>();
         var flops = UNetFlops.Count(config, batch, size, size);
         var process = Process.GetCurrentProcess();
-        using var ga = Tensor.RandN(g, 1024, 1024);
-        using var gb = Tensor.RandN(g, 1024, 1024);
-        using var gc = Tensor.RandN(g, 4096, 320);
-        using var gd = Tensor.RandN(g, 320, 4096);
         for (int i = 0; i < runs; i++)
         {
-            double sgemm = ReferenceSgemm(ga, gb, gc, gd);
+            double sgemm = ReferenceSgemm(g);
             var profile = unet.Profile = new UNetProfile();
             process.Refresh();
             var cpu0 = process.TotalProcessorTime;

@@ -61,7 +61,7 @@ public sealed class ExplainRun
     {
         foreach (var v in significance)
             if (!double.IsFinite(v)) throw new DejaException($"explain: prompt {index} (\"{prompt}\") has a non-finite significance; the model's outputs are not finite there");
-        var labels = TokenLabels(prompt);
+        var labels = TokenLabels(prompt, significance.Length);
         return new ExplanationRow(index, prompt, labels.Select(l => new TokenScore(l.Position, l.Token, significance[l.Position])).ToArray(), truncated);
     }
 
@@ -69,7 +69,7 @@ public sealed class ExplainRun
     /// The positions shown and their labels: for Stable Diffusion the prompt's real tokens, positions
     /// 1..L after BOS (at most 75), as readable text; for other models every position of the condition.
     /// </summary>
-    IReadOnlyList<(int Position, string Token)> TokenLabels(string prompt)
+    IReadOnlyList<(int Position, string Token)> TokenLabels(string prompt, int positions)
     {
         if (Model is StableDiffusionView sd)
         {
@@ -78,7 +78,6 @@ public sealed class ExplainRun
             return Enumerable.Range(1, encoding.Length - 2)
                 .Select(p => (p, Deja.Diffusion.Text.ClipTokenizer.ToReadable(encoding.Tokens[p]))).ToArray();
         }
-        using var encoded = Model.Encode([prompt]);
-        return Enumerable.Range(0, encoded.Conditions.Shape[1]).Select(p => (p, $"#{p}")).ToArray();
+        return Enumerable.Range(0, positions).Select(p => (p, $"#{p}")).ToArray();
     }
 }

@@ -10,7 +10,7 @@ namespace Deja.Tensors.Kernels;
 /// Thread-count invariance. OpenBLAS's own threading splits C among its threads, and with its AVX2
 /// (Haswell/Zen) kernels an element's value depends on where the split falls (edge tiles accumulate
 /// in another order), so 1 and 2 threads differ in the 6th digit. Deja therefore splits a large GEMM
-/// itself into column (or row) panels whose boundaries depend only on the shape (<see cref="Panels"/>),
+/// itself into column (or row) panels whose boundaries depend only on the shape and the core count (<see cref="Panels"/>),
 /// runs the panels on its own threads, and calls OpenBLAS single-threaded on each: any thread count
 /// gives the same bits. DEJA_GEMM=blas restores OpenBLAS's own threading (faster on no CPU we
 /// measured; kept for comparison, and it gives up the invariance).
@@ -45,7 +45,8 @@ public static unsafe class Gemm
 
     /// <summary>
     /// How a GEMM of this shape is split: along the columns of C when n ≥ m, else along its rows, into
-    /// at most <see cref="MaxPanels"/> panels of equal aligned width. A function of (m, n, k) only.
+    /// at most <see cref="PanelsPerProduct"/> panels of equal aligned width. A function of (m, n, k) and
+    /// the machine's core count only.
     /// </summary>
     internal static (bool alongColumns, int panel, int count) Panels(int m, int n, int k)
     {

@@ -59,7 +59,8 @@ public static class Threading
     {
         if (length <= 0) return;
         int n = (length + chunk - 1) / chunk;
-        if (n == 1 || threads == 1 || insideParallel) { for (int c = 0; c < n; c++) body(c * chunk, Math.Min(length, (c + 1) * chunk)); return; }
-        Parallel.For(0, n, options, c => Nested(i => body(i * chunk, Math.Min(length, (i + 1) * chunk)), c));
+        Action<int> run = c => body(c * chunk, Math.Min(length, (c + 1) * chunk));
+        if (n == 1 || threads == 1 || insideParallel) { for (int c = 0; c < n; c++) run(c); return; }
+        Parallel.For(0, n, options, c => Nested(run, c));
     }
 }

@@ -1,6 +1,6 @@
-using System.Text.Json.Nodes;
 using Deja.Diffusion.Pipelines;
 using Deja.Memorization.Detection;
+using Deja.Memorization.Evaluation;
 using Deja.Memorization.Models;
 using Deja.Tensors.Kernels;
 
@@ -77,12 +77,8 @@ public class DeterminismContractTests
     [Fact]
     public void ScoresOnThisCpuAgreeWithTheRecordedAvx512Scores()
     {
-        var recorded = new Dictionary<int, IReadOnlyDictionary<string, double>>();
-        foreach (var line in File.ReadLines(Path.Combine(TestData.Root, "determinism", "deja-mini-avx512.jsonl")))
-        {
-            var row = JsonNode.Parse(line)!.AsObject();
-            recorded[(int)row["index"]!] = row["scores"]!.AsObject().ToDictionary(kv => kv.Key, kv => (double)kv.Value!);
-        }
+        var recorded = ScoresFile.Read(Path.Combine(TestData.Root, "determinism", "deja-mini-avx512.jsonl"))
+            .ToDictionary(r => r.Index, r => (IReadOnlyDictionary<string, double>)r.Scores);
         AssertAgree(recorded, Reference.Value, $"recorded AVX-512 vs this CPU ({Simd.Describe()}, BLAS {Blas.CoreName})");
     }
 
