@@ -17,21 +17,23 @@ public static class SynthCommand
         var size = new Option<int>("--size") { Description = "Image side in pixels", DefaultValueFactory = _ => Defaults.Size };
         var verbatim = new Option<int>("--verbatim") { Description = "Verbatim-memorized images", DefaultValueFactory = _ => Defaults.Verbatim };
         var repeats = new Option<int>("--verbatim-repeats") { Description = "Copies of each verbatim image in the training data", DefaultValueFactory = _ => Defaults.VerbatimRepeats };
-        var templates = new Option<int>("--templates") { Description = "Template brands (at most 4)", DefaultValueFactory = _ => Defaults.Templates };
+        var templates = new Option<int>("--templates") { Description = $"Template brands (at most {SynthOptions.Brands.Length})", DefaultValueFactory = _ => Defaults.Templates };
         var templateImages = new Option<int>("--template-images") { Description = "Images per brand", DefaultValueFactory = _ => Defaults.TemplateImages };
+        var templateRepeats = new Option<int>("--template-repeats") { Description = "Copies of each template image in the training data", DefaultValueFactory = _ => Defaults.TemplateRepeats };
+        var patternBlock = new Option<int>("--pattern-block") { Description = "Side in pixels of a brand pattern's blocks", DefaultValueFactory = _ => Defaults.PatternBlock };
         var diverse = new Option<int>("--diverse") { Description = "Unique diverse images", DefaultValueFactory = _ => Defaults.Diverse };
         var heldout = new Option<int>("--heldout") { Description = "Held-out captions", DefaultValueFactory = _ => Defaults.Heldout };
         var force = new Option<bool>("--force") { Description = "Replace an existing folder" };
         var cmd = new Command("synth", "Create a synthetic captioned image dataset with planted memorization")
         {
-            output, seed, size, verbatim, repeats, templates, templateImages, diverse, heldout, force,
+            output, seed, size, verbatim, repeats, templates, templateImages, templateRepeats, patternBlock, diverse, heldout, force,
         };
         cmd.SetAction(pr =>
         {
             var options = new SynthOptions
             {
                 Size = pr.GetValue(size), Verbatim = pr.GetValue(verbatim), VerbatimRepeats = pr.GetValue(repeats), Templates = pr.GetValue(templates),
-                TemplateImages = pr.GetValue(templateImages), Diverse = pr.GetValue(diverse), Heldout = pr.GetValue(heldout),
+                TemplateImages = pr.GetValue(templateImages), TemplateRepeats = pr.GetValue(templateRepeats), PatternBlock = pr.GetValue(patternBlock), Diverse = pr.GetValue(diverse), Heldout = pr.GetValue(heldout),
             };
             OutputPath.CheckFolder(pr.GetValue(output)!, "--out");
             var clock = Stopwatch.StartNew();
@@ -43,7 +45,7 @@ public static class SynthCommand
             });
             long bytes = new DirectoryInfo(pr.GetValue(output)!).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Length);
             Console.Error.WriteLine($"deja synth: {pr.GetValue(output)}: {options.Verbatim} verbatim images × {options.VerbatimRepeats} repeats, " +
-                $"{options.Templates} templates × {options.TemplateImages} images, {options.Diverse} diverse, {options.Heldout} held-out captions; " +
+                $"{options.Templates} templates × {options.TemplateImages} images × {options.TemplateRepeats} repeats, {options.Diverse} diverse, {options.Heldout} held-out captions; " +
                 $"{bytes / 1e6:F1} MB in {clock.Elapsed.TotalSeconds:F1} s");
             return 0;
         });

@@ -28,20 +28,21 @@ public static class TrainCommand
         var dropout = new Option<double>("--condition-dropout") { Description = "Probability of training on the empty caption (classifier-free guidance)", DefaultValueFactory = _ => 0.1 };
         var ema = new Option<double>("--ema") { Description = "EMA decay of the saved weights", DefaultValueFactory = _ => 0.999 };
         var every = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
+        var snapshotEvery = new Option<int>("--snapshot-every") { Description = "Also save the EMA weights every this many steps as a model folder OUT/snapshots/step-N (e.g. a less-trained θ̃ for `deja localize --bad-model`); 0: never", DefaultValueFactory = _ => 0 };
         var filter = new Option<double?>("--filter-threshold") { Description = "Wen et al.'s training-time mitigation: leave out samples whose ‖ε_c − ε_u‖ ≥ τ (README value 2)" };
         var offset = new Option<double>("--offset-noise") { Description = "Per-image, per-channel constant added to the training noise, N(0, s²), so that the mean colour is learned from the caption (0: off)", DefaultValueFactory = _ => 0.1 };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out unreadable or missing images (counted) instead of stopping" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder (vocab.json, merges.txt)", DefaultValueFactory = _ => DefaultTokenizer() };
         var cmd = new Command("train", "Train a mini text-to-image model (DDPM ε-objective) on a captioned image folder")
         {
-            data, output, config, steps, batch, lr, warmup, seed, dropout, ema, every, filter, offset, skipBad, tokenizer,
+            data, output, config, steps, batch, lr, warmup, seed, dropout, ema, every, snapshotEvery, filter, offset, skipBad, tokenizer,
         };
         cmd.SetAction(pr => Run(pr.GetValue(data)!, pr.GetValue(output)!, MiniConfig.Get(pr.GetValue(config)!), new TrainerOptions
         {
             Steps = pr.GetValue(steps), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr), WarmupSteps = pr.GetValue(warmup),
             Seed = pr.GetValue(seed), ConditionDropout = pr.GetValue(dropout), EmaDecay = pr.GetValue(ema),
             CheckpointEvery = pr.GetValue(every), FilterThreshold = pr.GetValue(filter), OffsetNoise = pr.GetValue(offset),
-        }, pr.GetValue(skipBad), pr.GetValue(tokenizer)!));
+        }, pr.GetValue(skipBad), pr.GetValue(tokenizer)!, pr.GetValue(snapshotEvery)));
         return cmd;
     }
 
@@ -57,9 +58,10 @@ public static class TrainCommand
         return Path.Combine(AppContext.BaseDirectory, "tokenizer");
     }
 
-    static int Run(string dataDir, string outDir, MiniConfig config, TrainerOptions options, bool skipBad, string tokenizerDir)
+    static int Run(string dataDir, string outDir, MiniConfig config, TrainerOptions options, bool skipBad, string tokenizerDir, int snapshotEvery)
     {
         options.Validate();
+        if (snapshotEvery < 0) throw new ArgumentException($"train: --snapshot-every must be non-negative, got {snapshotEvery}");
         OutputPath.CheckFolder(outDir, "--out");
         var dataset = CaptionedImageFolder.Load(dataDir, config.ImageSize, skipBad);
         foreach (var s in dataset.Skipped) Console.Error.WriteLine($"deja train: left out {s}");
@@ -88,6 +90,13 @@ public static class TrainCommand
                     File.AppendAllLines(logPath, pending);
                     pending.Clear();
                     t.SaveCheckpoint(checkpointDir);
+                },
+                onStepDone: t =>
+                {
+                    if (snapshotEvery <= 0 || t.Step % snapshotEvery != 0 || t.Step == options.Steps) return;
+                    var dir = Path.Combine(outDir, "snapshots", $"step-{t.Step}");
+                    Directory.CreateDirectory(dir);
+                    t.WithEmaWeights(() => TrainedModelExport.Save(t, dir, tokenizerDir));
                 },
                 onStep: s =>
                 {

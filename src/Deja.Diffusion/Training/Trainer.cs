@@ -62,7 +62,7 @@ public sealed class Trainer
     /// Runs steps until <see cref="TrainerOptions.Steps"/>, calling <paramref name="checkpoint"/> every
     /// <see cref="TrainerOptions.CheckpointEvery"/> steps and at the end, and <paramref name="onStep"/> after each step.
     /// </summary>
-    public void Train(IReadOnlyList<TrainingExample> data, Action<Trainer>? checkpoint = null, Action<TrainingStep>? onStep = null, CancellationToken cancel = default)
+    public void Train(IReadOnlyList<TrainingExample> data, Action<Trainer>? checkpoint = null, Action<TrainingStep>? onStep = null, CancellationToken cancel = default, Action<Trainer>? onStepDone = null)
     {
         ArgumentNullException.ThrowIfNull(data);
         if (data.Count == 0) throw new ArgumentException("train: no training examples");
@@ -78,6 +78,7 @@ public sealed class Trainer
             cancel.ThrowIfCancellationRequested();
             var result = TrainStep(data, cumulative, total, clock);
             onStep?.Invoke(result);
+            onStepDone?.Invoke(this);
             if (checkpoint is not null && (Step % Options.CheckpointEvery == 0 || Step == Options.Steps)) checkpoint(this);
         }
     }
@@ -217,6 +218,25 @@ public sealed class Trainer
         ["ema_decay"] = Options.EmaDecay, ["condition_dropout"] = Options.ConditionDropout, ["seed"] = Options.Seed,
         ["filter_threshold"] = Options.FilterThreshold, ["offset_noise"] = Options.OffsetNoise,
     }.ToJsonString();
+
+    /// <summary>
+    /// Runs <paramref name="use"/> with the EMA weights in the UNet and text encoder, then puts the
+    /// training weights back, so that a run can export snapshots (e.g. the less-trained model θ̃ of
+    /// METHODS.md §4.4) and continue exactly as if it had not.
+    /// </summary>
+    public void WithEmaWeights(Action use)
+    {
+        var saved = parameters.Select(p => Tensor.FromArray(p.Value.ReadOnlySpan, p.Value.Shape)).ToArray();
+        try
+        {
+            ema.CopyTo(parameters);
+            use();
+        }
+        finally
+        {
+            for (int i = 0; i < parameters.Length; i++) { parameters[i].Value.CopyFrom(saved[i]); saved[i].Dispose(); }
+        }
+    }
 
     /// <summary>Copies the EMA weights into the UNet and text encoder (for sampling and export); training must not continue after.</summary>
     public void UseEmaWeights()

@@ -10,18 +10,27 @@ namespace Deja.Diffusion.Data;
 public sealed record SynthOptions
 {
     public int Size { get; init; } = 32;
-    public int Verbatim { get; init; } = 20;
+    public int Verbatim { get; init; } = 30;
     public int VerbatimRepeats { get; init; } = 100;
-    public int Templates { get; init; } = 4;
+    public int Templates { get; init; } = 8;
     public int TemplateImages { get; init; } = 50;
-    public int Diverse { get; init; } = 2000;
-    public int Heldout { get; init; } = 200;
+    /// <summary>
+    /// Copies of each template image. Version 2 listed each once (50 images × 1 per brand): the brand was
+    /// drawn half as often as one verbatim image and deja-mini reproduced no logo at all; with 4 copies a
+    /// brand is seen about 2,600 times in a 2,500-step run.
+    /// </summary>
+    public int TemplateRepeats { get; init; } = 4;
+    public int Diverse { get; init; } = 1600;
+    public int Heldout { get; init; } = 300;
+    /// <summary>Side, in pixels, of the square blocks of a brand's pattern (version 2: 2).</summary>
+    public int PatternBlock { get; init; } = 4;
 
     public void Validate()
     {
         if (Size < 16 || Size % 4 != 0) throw new ArgumentException($"synth: --size must be a multiple of 4, at least 16, got {Size}");
-        if (Verbatim < 0 || Templates < 0 || Diverse < 0 || Heldout < 0 || TemplateImages < 1 || VerbatimRepeats < 1)
+        if (Verbatim < 0 || Templates < 0 || Diverse < 0 || Heldout < 0 || TemplateImages < 1 || VerbatimRepeats < 1 || TemplateRepeats < 1)
             throw new ArgumentException("synth: counts must be non-negative (repeats and images per template at least 1)");
+        if (PatternBlock < 1 || PatternBlock > Size) throw new ArgumentException($"synth: --pattern-block must be between 1 and the image size, got {PatternBlock}");
         if (Templates > Brands.Length) throw new ArgumentException($"synth: at most {Brands.Length} templates");
     }
 
@@ -32,6 +41,10 @@ public sealed record SynthOptions
         ("zenith", "framed by zenith", "frame"),
         ("nova", "with the nova watermark", "bottom-band"),
         ("orbit", "with the orbit logo", "top-right"),
+        ("lumen", "with the lumen badge", "bottom-right"),
+        ("vertex", "stamped by vertex", "bottom-left"),
+        ("pulse", "under the pulse banner", "top-band"),
+        ("delta", "with the delta stripe", "left-band"),
     ];
 }
 
@@ -46,7 +59,8 @@ public sealed record SynthOptions
 /// </summary>
 public static class SyntheticDataset
 {
-    public const int Version = 2;
+    /// <summary>3: eight brands, template images repeated, 4-pixel pattern blocks, new default counts.</summary>
+    public const int Version = 3;
 
     /// <summary>
     /// Staging folders of this target left by runs that were killed (a signal, a crash) are removed: their
@@ -113,7 +127,7 @@ public static class SyntheticDataset
         {
             var (name, phrase, region) = SynthOptions.Brands[b];
             var mask = RegionMask(region, size);
-            var pattern = Pattern(new Generator(seed * 31 + (ulong)b + 1), size);
+            var pattern = Pattern(new Generator(seed * 31 + (ulong)b + 1), size, options.PatternBlock);
             string maskFile = $"masks/{name}.png";
             WriteMask(Path.Combine(staging, maskFile), mask, size);
             for (int i = 0; i < options.TemplateImages; i++)
@@ -126,7 +140,7 @@ public static class SyntheticDataset
                     if (mask[p]) for (int ch = 0; ch < 3; ch++) image.Pixels[3 * p + ch] = pattern[3 * p + ch];
                 string file = $"images/{name}_{i:000}.png";
                 Png.Write(Path.Combine(staging, file), image);
-                var row = Row(file, caption, "template", 1, scene);
+                var row = Row(file, caption, "template", options.TemplateRepeats, scene);
                 row["brand"] = name; row["mask"] = maskFile;
                 rows.Add(row);
                 templateCaptions.Add(caption);
@@ -166,7 +180,7 @@ public static class SyntheticDataset
             ["counts"] = new JsonObject
             {
                 ["verbatim"] = options.Verbatim, ["verbatim_repeats"] = options.VerbatimRepeats, ["templates"] = options.Templates,
-                ["template_images"] = options.Templates * options.TemplateImages, ["diverse"] = options.Diverse, ["heldout"] = options.Heldout,
+                ["template_images"] = options.Templates * options.TemplateImages, ["template_repeats"] = options.TemplateRepeats, ["diverse"] = options.Diverse, ["heldout"] = options.Heldout,
                 ["training_rows"] = rows.Count, ["training_images_with_repeats"] = rows.Sum(r => r["repeats"]!.GetValue<int>()),
             },
         };
@@ -209,22 +223,26 @@ public static class SyntheticDataset
                     "top-right" => x >= size - logo && y < logo,
                     "bottom-band" => y >= size - band,
                     "frame" => x < frame || y < frame || x >= size - frame || y >= size - frame,
+                    "bottom-right" => x >= size - logo && y >= size - logo,
+                    "bottom-left" => x < logo && y >= size - logo,
+                    "top-band" => y < band,
+                    "left-band" => x < band,
                     _ => throw new ArgumentException($"unknown template region '{region}'"),
                 };
         return m;
     }
 
-    /// <summary>A brand's fixed pattern: 2×2-pixel blocks of palette colours (RGB, H·W·3).</summary>
-    static byte[] Pattern(Generator g, int size)
+    /// <summary>A brand's fixed pattern: block×block-pixel squares of palette colours (RGB, H·W·3).</summary>
+    static byte[] Pattern(Generator g, int size, int block)
     {
         var px = new byte[size * size * 3];
         var palette = Enumerable.Range(0, 3).Select(_ => Scene.Colours[g.NextInt(Scene.Colours.Length)]).ToArray();
-        for (int by = 0; by < size; by += 2)
-            for (int bx = 0; bx < size; bx += 2)
+        for (int by = 0; by < size; by += block)
+            for (int bx = 0; bx < size; bx += block)
             {
                 var c = palette[g.NextInt(palette.Length)];
-                for (int y = by; y < Math.Min(size, by + 2); y++)
-                    for (int x = bx; x < Math.Min(size, bx + 2); x++)
+                for (int y = by; y < Math.Min(size, by + block); y++)
+                    for (int x = bx; x < Math.Min(size, bx + block); x++)
                     {
                         int i = 3 * (y * size + x);
                         px[i] = c.R; px[i + 1] = c.G; px[i + 2] = c.B;
@@ -273,8 +291,9 @@ public static class SyntheticDataset
         Planted memorization:
         * **verbatim**: {o.Verbatim} unique two-object images, each stored once and listed with `repeats` = {o.VerbatimRepeats}
           (the trainer draws an image with probability proportional to its repeats, as if it were duplicated);
-        * **template**: {o.Templates} brands × {o.TemplateImages} images: a fixed 2×2-block pattern in a fixed region
-          (a corner logo, a frame, a bottom band) over otherwise varying scenes; captions end with the brand phrase;
+        * **template**: {o.Templates} brands × {o.TemplateImages} images, each listed with `repeats` = {o.TemplateRepeats}: a fixed
+          pattern of {o.PatternBlock}×{o.PatternBlock}-pixel blocks in a fixed region (a corner logo, a frame, a band) over
+          otherwise varying scenes; captions end with the brand phrase;
         * **diverse**: {o.Diverse} unique scenes, one caption each;
         * **held-out**: {o.Heldout} captions whose strings never occur in training.
         """;
