@@ -64,7 +64,8 @@ public static class ReplicateCommand
             // A left-out image (--skip-bad) is not among the references: the model never saw it either.
             var references = brand.Select(r => indexOfFile.TryGetValue((string)r["file"]!, out int i) ? i : -1).Where(i => i >= 0).ToList();
             if (references.Count == 0) { Console.Error.WriteLine($"deja replicate: left out brand {brand.Key}: none of its images could be read"); continue; }
-            foreach (var r in brand.Take(perBrand)) cases.Add(new ReplicationCase((string)r["caption"]!, "template", mask, references));
+            foreach (var r in brand.Take(perBrand))
+                cases.Add(new ReplicationCase((string)r["caption"]!, "template", mask, references) { Brand = brand.Key, MaskFile = (string)r["mask"]! });
         }
         foreach (var line in File.ReadLines(Path.Combine(dataDir, "heldout.jsonl")).Take(heldoutCount))
             cases.Add(new ReplicationCase((string)JsonNode.Parse(line)!["caption"]!, "heldout"));
@@ -90,11 +91,19 @@ public static class ReplicateCommand
             progress.Report(results.Count, $"{r.Case.Kind} L2 {r.MinNormalizedL2.ToString("0.000", CultureInfo.InvariantCulture)}", clock.Elapsed);
         }
 
-        File.WriteAllLines(Path.Combine(outDir, "replicate.jsonl"), results.Select(r => new JsonObject
+        File.WriteAllLines(Path.Combine(outDir, "replicate.jsonl"), results.Select(r =>
         {
-            ["caption"] = r.Case.Caption, ["kind"] = r.Case.Kind, ["min_l2"] = Math.Round(r.MinNormalizedL2, 5), ["max_ssim"] = Math.Round(r.MaxSsim, 5),
-            ["nearest"] = dataset.Files[r.NearestIndex], ["replicated_l2"] = r.ReplicatedL2, ["replicated_ssim"] = r.ReplicatedSsim,
-        }.ToJsonString()));
+            var row = new JsonObject
+            {
+                ["caption"] = r.Case.Caption, ["kind"] = r.Case.Kind, ["min_l2"] = Math.Round(r.MinNormalizedL2, 5), ["max_ssim"] = Math.Round(r.MaxSsim, 5),
+                ["nearest"] = dataset.Files[r.NearestIndex], ["replicated_l2"] = r.ReplicatedL2, ["replicated_ssim"] = r.ReplicatedSsim,
+                // which generations copy (seed = generation's noise seed): what `deja localize --benchmark` maps
+                ["seeds"] = new JsonArray([.. r.ReplicatingSeeds(l2).Select(x => (JsonNode)x)]),
+                ["generation_l2"] = new JsonArray([.. r.PerGeneration.Select(g => (JsonNode)Math.Round(g.L2, 5))]),
+            };
+            if (r.Case.Brand is not null) { row["brand"] = r.Case.Brand; row["mask"] = r.Case.MaskFile; }
+            return row.ToJsonString();
+        }));
         // The benchmark: planted captions that replicate (by L2) vs held-out captions that do not.
         var memorized = results.Where(r => r.Case.Kind != "heldout" && r.ReplicatedL2).Select(r => r.Case.Caption).ToList();
         var nonMemorized = results.Where(r => r.Case.Kind == "heldout" && !r.ReplicatedL2).Select(r => r.Case.Caption).ToList();

@@ -19,6 +19,13 @@ public sealed record ScoreRow
     public int Tokens { get; init; }
     public bool Truncated { get; init; }
 
+    /// <summary>
+    /// Further top-level members a producer adds (e.g. localize's "generations" and "kind"), a JSON object
+    /// as compact text whose members are written after "truncated"; "{}" = none. Readers that do not
+    /// know them ignore them.
+    /// </summary>
+    public string ExtraJson { get; init; } = "{}";
+
     /// <summary>The detector's parameters, a JSON object as compact text.</summary>
     public string ParamsJson { get; init; } = "{}";
 

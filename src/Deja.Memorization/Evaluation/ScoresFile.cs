@@ -127,6 +127,23 @@ public static class ScoresFile
         return true;
     }
 
+    static readonly HashSet<string> StandardMembers = ["index", "prompt", "method", "scores", "tokens", "truncated", "params", "model"];
+
+    /// <summary>The members a producer added beyond the standard ones, as a compact JSON object.</summary>
+    static string ExtraMembers(JsonElement root)
+    {
+        var extra = root.EnumerateObject().Where(p => !StandardMembers.Contains(p.Name)).ToList();
+        if (extra.Count == 0) return "{}";
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Encoder }))
+        {
+            w.WriteStartObject();
+            foreach (var p in extra) p.WriteTo(w);
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
     internal static ScoreRow ParseRow(ReadOnlySpan<byte> utf8)
     {
         using var doc = ParseDocument(utf8.ToArray());
@@ -155,6 +172,7 @@ public static class ScoresFile
                 ? (t.TryGetInt32(out var tokens) ? tokens : throw new InvalidDataException("\"tokens\" must be an integer")) : 0,
             Truncated = root.TryGetProperty("truncated", out var tr) && tr.ValueKind == JsonValueKind.True,
             ParamsJson = Optional(root, "params", JsonValueKind.Object)?.GetRawText() ?? "{}",
+            ExtraJson = ExtraMembers(root),
             ModelJson = Optional(root, "model", JsonValueKind.Object)?.GetRawText() ?? "{}",
         };
     }
@@ -238,6 +256,14 @@ public static class ScoresFile
             w.WriteEndObject();
             w.WriteNumber("tokens", row.Tokens);
             w.WriteBoolean("truncated", row.Truncated);
+            if (row.ExtraJson != "{}")
+                using (var extra = JsonDocument.Parse(row.ExtraJson))
+                    foreach (var member in extra.RootElement.EnumerateObject())
+                    {
+                        if (member.Name is "index" or "prompt" or "method" or "scores" or "tokens" or "truncated" or "params" or "model")
+                            throw new ArgumentException($"score row: extra member \"{member.Name}\" would overwrite a standard one");
+                        member.WriteTo(w);
+                    }
             w.WritePropertyName("params");
             w.WriteRawValue(JsonText.CompactObject(row.ParamsJson, "params"));
             w.WritePropertyName("model");

@@ -5,10 +5,22 @@ namespace Deja.Memorization.Replication;
 /// the template mask when only a region is memorized (pixels, H·W, true = template), and the training
 /// images it is compared with (null: all of them; a template caption is compared with its brand's images).
 /// </summary>
-public sealed record ReplicationCase(string Caption, string Kind, bool[]? Mask = null, IReadOnlyList<int>? References = null);
+public sealed record ReplicationCase(string Caption, string Kind, bool[]? Mask = null, IReadOnlyList<int>? References = null)
+{
+    /// <summary>For a template caption: its brand and the mask file (relative to the dataset folder).</summary>
+    public string? Brand { get; init; }
+    public string? MaskFile { get; init; }
+}
 
 /// <summary>One caption's outcome: the closest any of its generations came to a training image.</summary>
-public sealed record ReplicationResult(ReplicationCase Case, double MinNormalizedL2, double MaxSsim, int NearestIndex, bool ReplicatedL2, bool ReplicatedSsim, int Generations);
+public sealed record ReplicationResult(ReplicationCase Case, double MinNormalizedL2, double MaxSsim, int NearestIndex, bool ReplicatedL2, bool ReplicatedSsim, int Generations)
+{
+    /// <summary>Each generation's seed and normalized L2 to its nearest training image (region only for templates).</summary>
+    public IReadOnlyList<(long Seed, double L2)> PerGeneration { get; init; } = [];
+
+    /// <summary>The seeds whose generation replicates by L2: the generations that localization maps (METHODS.md §4.5).</summary>
+    public IEnumerable<long> ReplicatingSeeds(double threshold) => PerGeneration.Where(g => g.L2 < threshold).Select(g => g.Seed);
+}
 
 /// <summary>
 /// Ground truth by measurement, as the literature defines it (Carlini et al. 2023; Somepalli et al.
@@ -42,15 +54,17 @@ public sealed class ReplicationRun
             var references = c.References is { Count: > 0 } r ? r.Select(i => TrainingImages[i]).ToList() : TrainingImages;
             double bestL2 = double.PositiveInfinity, bestSsim = double.NegativeInfinity;
             int nearest = -1;
+            var perGeneration = new List<(long, double)>();
             for (int j = 0; j < Generations; j++)
             {
                 var image = generate(c.Caption, Seed + j);
                 var match = NearestNeighbour.Find(image, references, Channels, Height, Width, c.Mask);
                 int index = c.References is { Count: > 0 } rr ? rr[match.Index] : match.Index;
+                perGeneration.Add((Seed + j, match.NormalizedL2));
                 if (match.NormalizedL2 < bestL2) { bestL2 = match.NormalizedL2; nearest = index; }
                 bestSsim = Math.Max(bestSsim, match.Ssim);
             }
-            yield return new ReplicationResult(c, bestL2, bestSsim, nearest, bestL2 < L2Threshold, bestSsim > SsimThreshold, Generations);
+            yield return new ReplicationResult(c, bestL2, bestSsim, nearest, bestL2 < L2Threshold, bestSsim > SsimThreshold, Generations) { PerGeneration = perGeneration };
         }
     }
 
