@@ -18,6 +18,7 @@ public static class BenchCommand
         bench.Subcommands.Add(DeterminismBench.Command());
         bench.Subcommands.Add(EnvironmentReport.Command());
         bench.Subcommands.Add(PanelsBench.Command());
+        bench.Subcommands.Add(LocalizeBench.Command());
         return bench;
     }
 }

@@ -40,11 +40,12 @@ public static class LocalizeCommand
         var limitHeld = new Option<int?>("--limit-heldout") { Description = "Benchmark mode: map only the first N non-memorized captions" };
         var limit = new Option<int?>("--limit") { Description = "Prompt mode: map only the first N prompts" };
         var noPng = new Option<bool>("--no-png") { Description = "Do not write the PNG heatmaps" };
+        var imageSize = new Option<int?>("--image-size") { Description = "Image side in pixels (default: the model's)" };
         var family = new Option<string?>("--family") { Description = "Model family: sd1, sd2 or rv (default: from the prediction type)" };
         var cmd = new Command("localize", "Where in the image a prompt's copy sits: curvature-difference maps (Kim & Lee) and the Bright Ending attention map\n\n" +
             "Example: deja localize --model data/models/deja-mini --benchmark data/benchmarks/deja-mini --bad-model data/models/deja-mini-early --out loc")
         {
-            model, prompts, prompt, benchmark, output, maps, bad, probes, probeSeed, steps, guidance, consistent, n, seed, policy, maxSeeds, limitMem, limitHeld, limit, noPng, family,
+            model, prompts, prompt, benchmark, output, maps, bad, probes, probeSeed, steps, guidance, consistent, n, seed, policy, maxSeeds, limitMem, limitHeld, limit, noPng, imageSize, family,
         };
         cmd.SetAction(pr => Run(new Request
         {
@@ -52,7 +53,7 @@ public static class LocalizeCommand
             Out = pr.GetValue(output)!, Maps = pr.GetValue(maps), BadModel = pr.GetValue(bad), Probes = pr.GetValue(probes)!,
             ProbeSeed = pr.GetValue(probeSeed), Steps = pr.GetValue(steps), Guidance = pr.GetValue(guidance), ConsistentSigma = pr.GetValue(consistent),
             N = pr.GetValue(n), Seed = pr.GetValue(seed), Policy = DetectorOptions.ParsePolicy(pr.GetValue(policy)!), MaxSeeds = pr.GetValue(maxSeeds),
-            LimitMemorized = pr.GetValue(limitMem), LimitHeldout = pr.GetValue(limitHeld), Limit = pr.GetValue(limit), NoPng = pr.GetValue(noPng), Family = pr.GetValue(family),
+            LimitMemorized = pr.GetValue(limitMem), LimitHeldout = pr.GetValue(limitHeld), Limit = pr.GetValue(limit), NoPng = pr.GetValue(noPng), ImageSize = pr.GetValue(imageSize), Family = pr.GetValue(family),
         }));
         return cmd;
     }
@@ -79,6 +80,7 @@ public static class LocalizeCommand
         public int? LimitHeldout { get; init; }
         public int? Limit { get; init; }
         public bool NoPng { get; init; }
+        public int? ImageSize { get; init; }
         public string? Family { get; init; }
     }
 
@@ -97,8 +99,8 @@ public static class LocalizeCommand
         if (r.Limit is < 1 || r.LimitMemorized is < 0 || r.LimitHeldout is < 0) throw new DejaException("localize: limits must be positive");
         OutputPath.CheckFolder(r.Out, "--out");
 
-        var view = DetectCommand.OpenModel(r.Model, r.Family, null);
-        var badView = r.BadModel is null ? null : DetectCommand.OpenModel(r.BadModel, r.Family, null);
+        var view = DetectCommand.OpenModel(r.Model, r.Family, r.ImageSize);
+        var badView = r.BadModel is null ? null : DetectCommand.OpenModel(r.BadModel, r.Family, r.ImageSize);
         var mapList = r.Maps is not null ? MapNames.Parse(r.Maps)
             : MapNames.All.Where(m => (badView is not null || !MapNames.NeedsBadModel(m)) && (m != MapNames.BrightEnding || view is StableDiffusionView)).ToArray();
         var run = new LocalizeRun
