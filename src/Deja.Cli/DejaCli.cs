@@ -19,6 +19,7 @@ public static class DejaCli
         root.Subcommands.Add(ReplicateCommand.Create());
         root.Subcommands.Add(FuzzCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
+        root.Subcommands.Add(EvalLocalizeCommand.Create());
         FiniteNumbers.RequireEverywhere(root);
         return root;
     }
