@@ -26,22 +26,28 @@ internal sealed class PixelRanking
         return ((ulong)BitConverter.SingleToUInt32Bits(score) << 32) | (uint)(prompt * 2 + (positive ? 1 : 0));
     }
 
-    /// <summary>Builds the ranking from pixel keys (sorted in place).</summary>
+    /// <summary>Builds the ranking from pixel keys (sorted in place). The runs are counted first so the
+    /// arrays are allocated once at their size (a K-sized set has ~10⁸ pixels).</summary>
     public static PixelRanking Build(ulong[] keys)
     {
         Array.Sort(keys);
-        var items = new List<int>();
-        var counts = new List<int>();
-        var starts = new List<bool>();
+        int runs = 0;
+        for (int i = 0; i < keys.Length; i++) if (i == 0 || keys[i] != keys[i - 1]) runs++;
+        var items = new int[runs];
+        var counts = new int[runs];
+        var starts = new bool[runs];
+        int r = -1;
         for (int i = keys.Length - 1; i >= 0; i--)
         {
             ulong k = keys[i];
-            if (items.Count > 0 && i + 1 < keys.Length && keys[i + 1] == k) { counts[^1]++; continue; }
-            items.Add((int)(uint)k);
-            counts.Add(1);
-            starts.Add(i + 1 == keys.Length || keys[i + 1] >> 32 != k >> 32);
+            bool last = i + 1 == keys.Length;
+            if (!last && keys[i + 1] == k) { counts[r]++; continue; }
+            r++;
+            items[r] = (int)(uint)k;
+            counts[r] = 1;
+            starts[r] = last || keys[i + 1] >> 32 != k >> 32; // a new distinct score: one ROC / PR point
         }
-        return new PixelRanking([.. items], [.. counts], [.. starts]);
+        return new PixelRanking(items, counts, starts);
     }
 
     /// <summary>AUC and AP with each prompt's pixels counted <paramref name="weights"/>[prompt] times
