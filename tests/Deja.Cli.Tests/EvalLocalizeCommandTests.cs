@@ -20,7 +20,7 @@ public class EvalLocalizeCommandTests
     /// a verbatim caption and two held-out ones. loc/: prompts 0–5 (5 is in no benchmark list), generations 0
     /// and 1, with a "perfect" 8×8 map equal to each sample's truth and a "coarse" 4×4 noise map.
     /// </summary>
-    static void WriteFixture(TempDir dir, bool withHeldOut = true)
+    static void WriteFixture(TempDir dir, bool withHeldOut = true, string? leaveOut = null)
     {
         var bench = dir.File("bench");
         Directory.CreateDirectory(Path.Combine(bench, "masks"));
@@ -54,7 +54,7 @@ public class EvalLocalizeCommandTests
                 tensors.Add(($"{i}/{g}/perfect", Tensor.FromArray(perfect, Size, Size)));
                 tensors.Add(($"{i}/{g}/coarse", Tensor.FromArray([.. Enumerable.Range(0, 16).Select(_ => (float)rng.NextDouble())], 4, 4)));
             }
-        SafeTensorsWriter.Write(Path.Combine(loc, "maps.safetensors"), tensors);
+        SafeTensorsWriter.Write(Path.Combine(loc, "maps.safetensors"), tensors.Where(t => t.Item1 != leaveOut));
         foreach (var (_, t) in tensors) t.Dispose();
     }
 
@@ -168,6 +168,22 @@ public class EvalLocalizeCommandTests
         Assert.True(r.ExitCode == 1, r.ToString());
         Assert.Contains("deja: eval-localize: --map cov: no such map in loc/maps.safetensors (it has coarse, perfect)", r.ErrorLines[^1]);
         Assert.False(File.Exists(dir.File("out.json")));
+    }
+
+    [Fact]
+    public void AMapMissingForOneEvaluatedGenerationIsNamed()
+    {
+        using var dir = new TempDir();
+        WriteFixture(dir, leaveOut: "3/1/coarse");
+        var r = Support.Deja.Run(dir.Path, EvalLocalize("--json", "out.json"));
+        Assert.True(r.ExitCode == 1, r.ToString());
+        Assert.Contains("has no map 'coarse' for prompt 3, generation 1", r.ErrorLines[^1]);
+        Assert.False(File.Exists(dir.File("out.json")));
+        // Prompt 5 is in no benchmark list, so a map missing there does not matter.
+        using var other = new TempDir();
+        WriteFixture(other, leaveOut: "5/0/coarse");
+        var ok = Support.Deja.Run(other.Path, "eval-localize", "--maps", "loc", "--benchmark", "bench", "--bootstrap", "0");
+        Assert.True(ok.ExitCode == 0, ok.ToString());
     }
 
     [Fact]
