@@ -20,6 +20,7 @@ public static class DejaCli
         root.Subcommands.Add(FuzzCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());
         root.Subcommands.Add(LocalizeCommand.Create());
+        root.Subcommands.Add(EvalLocalizeCommand.Create());
         FiniteNumbers.RequireEverywhere(root);
         return root;
     }

@@ -39,7 +39,7 @@ public static class Heatmap
         float lo = float.PositiveInfinity, hi = float.NegativeInfinity;
         foreach (var v in map) if (float.IsFinite(v)) { lo = Math.Min(lo, v); hi = Math.Max(hi, v); }
         if (!(hi > lo)) { lo = float.IsFinite(lo) ? lo : 0; hi = lo + 1; }
-        var up = Resize.Bilinear(map, mapH, mapW, h, w);
+        var up = BilinearResize.Resize(map, mapH, mapW, h, w);
         var output = new Image(total, h, 3);
         var px = output.Pixels;
         for (int y = 0; y < h; y++)
@@ -68,34 +68,5 @@ public static class Heatmap
             }
         }
         return output;
-    }
-}
-
-/// <summary>Image resizing used by localization (maps to image or mask resolution).</summary>
-public static class Resize
-{
-    /// <summary>
-    /// Bilinear resize with pixel-centre alignment and clamped edges (PIL's "F"-mode bilinear when
-    /// enlarging; a plain triangle sample, without PIL's widened support, when shrinking).
-    /// </summary>
-    public static float[] Bilinear(float[] src, int sh, int sw, int dh, int dw)
-    {
-        var dst = new float[dh * dw];
-        for (int y = 0; y < dh; y++)
-        {
-            double fy = Math.Clamp((y + 0.5) * sh / dh - 0.5, 0, sh - 1);
-            int y0 = (int)fy, y1 = Math.Min(y0 + 1, sh - 1);
-            double wy = fy - y0;
-            for (int x = 0; x < dw; x++)
-            {
-                double fx = Math.Clamp((x + 0.5) * sw / dw - 0.5, 0, sw - 1);
-                int x0 = (int)fx, x1 = Math.Min(x0 + 1, sw - 1);
-                double wx = fx - x0;
-                double top = src[y0 * sw + x0] * (1 - wx) + src[y0 * sw + x1] * wx;
-                double bottom = src[y1 * sw + x0] * (1 - wx) + src[y1 * sw + x1] * wx;
-                dst[y * dw + x] = (float)(top * (1 - wy) + bottom * wy);
-            }
-        }
-        return dst;
     }
 }
