@@ -64,6 +64,7 @@ public class DetectMessageTests
     [InlineData("anisotropy")]
     [InlineData("magnitude")]
     [InlineData("sharpness")]
+    [InlineData("bright-ending")]
     public void ASchedulerWithFewerTimestepsThanTheDetectorsStepsIsNamed(string method)
     {
         using var dir = new TempDir();

@@ -98,7 +98,7 @@ public static class DetectBench
         var noise = InitialNoise.Seeded(view.LatentShape, n, 51, policy);
         using var enc = view.Encode(Enumerable.Range(0, prompts).Select(i => $"prompt {i}").ToArray());
         var conditions = Tensor.FromArray(enc.Conditions.ReadOnlySpan, enc.Conditions.Shape);
-        return new PromptBatch(conditions, view.NullCondition(), Enumerable.Range(0, prompts).Select(noise.For).ToArray());
+        return new PromptBatch(conditions, view.NullCondition(), Enumerable.Range(0, prompts).Select(noise.For).ToArray(), enc.TokenCounts);
     }
 
     /// <summary>A random-weight UNet behind the methods' view; conditions are random text states.</summary>

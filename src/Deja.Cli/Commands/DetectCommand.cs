@@ -21,7 +21,7 @@ public static class DetectCommand
     {
         var model = new Option<string?>("--model") { Description = "Pipeline folder (diffusers layout), or analytic[:SEED] for the analytic Gaussian-mixture demo model (default, with no --prompts: the bundled deja-mini and its benchmark)" };
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file: one prompt per line, or JSONL with a prompt/caption field (default for the analytic model: all its conditions)" };
-        var method = new Option<string>("--method") { Description = "anisotropy, magnitude, sharpness, a comma-separated list, or all", DefaultValueFactory = _ => "anisotropy" };
+        var method = new Option<string>("--method") { Description = "anisotropy, magnitude, sharpness, bright-ending (Bright Ending's masked magnitude: a whole 50-step trajectory), a comma-separated list, or all (the first three)", DefaultValueFactory = _ => "anisotropy" };
         var n = new Option<int>("--n") { Description = "Noise draws (generations) per prompt", DefaultValueFactory = _ => 1 };
         var seed = new Option<long>("--seed") { Description = "Seed of the initial noise (Asthana's script: 51; Jeon: 42; Wen: offset 0 with --seed-policy index)", DefaultValueFactory = _ => 51 };
         var policy = new Option<string>("--seed-policy") { Description = "same: one seed for every prompt (prompt-order invariant); index: seed = prompt index + --seed", DefaultValueFactory = _ => "same" };
@@ -43,12 +43,12 @@ public static class DetectCommand
         // magnitude
         var start = new Option<int>("--steps-start") { Description = "magnitude: first DDIM step of the averaged window", DefaultValueFactory = _ => 0 };
         var end = new Option<int>("--steps-end") { Description = "magnitude: end (exclusive) of the window; 1 = first step on pure noise, 50 = Wen's notebook", DefaultValueFactory = _ => 1 };
-        var guidance = new Option<double>("--guidance") { Description = "magnitude: guidance scale of the sampling trajectory", DefaultValueFactory = _ => 7.5 };
+        var guidance = new Option<double>("--guidance") { Description = "magnitude, bright-ending: guidance scale of the sampling trajectory", DefaultValueFactory = _ => 7.5 };
         // sharpness
         var jvp = new Option<string>("--jvp") { Description = "sharpness: fd (central finite differences, any model) or autograd (double backward; needs a twice-differentiable model)", DefaultValueFactory = _ => "fd" };
         var fdStep = new Option<double>("--fd-step") { Description = "sharpness: finite-difference step in latent units", DefaultValueFactory = _ => 1e-2 };
 
-        var cmd = new Command("detect", "Score prompts for memorization (anisotropy, magnitude, sharpness)")
+        var cmd = new Command("detect", "Score prompts for memorization (anisotropy, magnitude, sharpness, bright-ending)")
         {
             model, prompts, method, n, seed, policy, latents, latentsPerPrompt, batch, output, family, imageSize, limit,
             tNorm, tCos, mode, gammaNorm, gammaCos, scaling, bf16, start, end, guidance, jvp, fdStep,
@@ -64,6 +64,7 @@ public static class DetectCommand
                     NormWeight = pr.GetValue(gammaNorm), CosineWeight = pr.GetValue(gammaCos), Scaling = scale, RoundToBf16 = pr.GetValue(bf16),
                 },
                 "magnitude" => new MagnitudeDetector { Start = pr.GetValue(start), End = pr.GetValue(end), Guidance = pr.GetValue(guidance) },
+                "bright-ending" => new BrightEndingDetector { Guidance = pr.GetValue(guidance) },
                 _ => new SharpnessDetector
                 {
                     Jvp = ParseJvp(pr.GetValue(jvp)!), Step = pr.GetValue(fdStep), RoundToBf16 = pr.GetValue(bf16),

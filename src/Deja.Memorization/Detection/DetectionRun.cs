@@ -52,7 +52,7 @@ public sealed class DetectionRun
             using (GradMode.NoGrad()) encoded = Model.Encode(text);
             using (encoded)
             {
-                var batch = new PromptBatch(encoded.Conditions, nullCondition, indices.Select(Noise.For).ToArray());
+                var batch = new PromptBatch(encoded.Conditions, nullCondition, indices.Select(Noise.For).ToArray(), encoded.TokenCounts);
                 foreach (var detector in Detectors)
                 {
                     var result = detector.Score(Model, batch);

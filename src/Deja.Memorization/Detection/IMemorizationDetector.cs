@@ -6,7 +6,7 @@ namespace Deja.Memorization.Detection;
 /// <summary>A per-prompt memorization detector: higher scores mean "more likely memorized".</summary>
 public interface IMemorizationDetector
 {
-    /// <summary>The method's name as written in results files ("anisotropy", "magnitude", "sharpness").</summary>
+    /// <summary>The method's name as written in results files ("anisotropy", "magnitude", "sharpness", "bright-ending").</summary>
     string Method { get; }
 
     /// <summary>The score columns every result row carries; the first is the detector's decision score.</summary>

@@ -17,8 +17,14 @@ public sealed class PromptBatch
     public int Count => Latents.Count;
     public int Generations { get; }
     public bool SharedLatents { get; }
+    /// <summary>
+    /// Each prompt's token count as <see cref="EncodedConditions.TokenCounts"/> holds it (untruncated,
+    /// BOS and EOS included), when the batch was built from encoded prompts; null otherwise. Methods
+    /// that look at a prompt's tokens (Bright Ending's end token) need it.
+    /// </summary>
+    public IReadOnlyList<int>? TokenCounts { get; }
 
-    public PromptBatch(Tensor conditions, Tensor nullCondition, IReadOnlyList<Tensor> latents)
+    public PromptBatch(Tensor conditions, Tensor nullCondition, IReadOnlyList<Tensor> latents, IReadOnlyList<int>? tokenCounts = null)
     {
         ArgumentNullException.ThrowIfNull(conditions); ArgumentNullException.ThrowIfNull(nullCondition); ArgumentNullException.ThrowIfNull(latents);
         if (latents.Count == 0 || conditions.Shape[0] != latents.Count)
@@ -30,7 +36,9 @@ public sealed class PromptBatch
         foreach (var l in latents)
             if (!Shapes.Equal(l.Shape, first.Shape))
                 throw new ArgumentException($"prompt batch: all prompts need latents of one shape; got {Shapes.Str(first.Shape)} and {Shapes.Str(l.Shape)}");
-        Conditions = conditions; NullCondition = nullCondition; Latents = latents;
+        if (tokenCounts is not null && tokenCounts.Count != latents.Count)
+            throw new ArgumentException($"prompt batch: {tokenCounts.Count} token counts for {latents.Count} prompts");
+        Conditions = conditions; NullCondition = nullCondition; Latents = latents; TokenCounts = tokenCounts;
         Generations = first.Shape[0];
         SharedLatents = latents.All(l => ReferenceEquals(l, first));
     }

@@ -50,7 +50,7 @@ public sealed class ExplainRun
             double[][] g;
             using (encoded)
             {
-                var batch = new PromptBatch(encoded.Conditions, nullCondition, indices.Select(Noise.For).ToArray());
+                var batch = new PromptBatch(encoded.Conditions, nullCondition, indices.Select(Noise.For).ToArray(), encoded.TokenCounts);
                 g = Method.Compute(Model, batch);
             }
             yield return indices.Select((index, p) => Row(index, text[p], g[p], encoded.Truncated[p])).ToArray();

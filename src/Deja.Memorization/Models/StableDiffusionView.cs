@@ -1,3 +1,4 @@
+using Deja.Diffusion.Models.UNet;
 using Deja.Diffusion.Pipelines;
 using Deja.Diffusion.Schedulers;
 using Deja.Tensors;
@@ -40,4 +41,10 @@ public sealed class StableDiffusionView : IDiffusionModelView
     public Tensor NullCondition() => Pipeline.TextEncoder.EncodeUnconditional();
 
     public Tensor Forward(Tensor latents, int t, Tensor conditions) => Pipeline.UNet.Forward(latents, t, conditions);
+
+    /// <summary>
+    /// <see cref="Forward(Tensor, int, Tensor)"/> with <paramref name="hook"/> receiving the UNet's
+    /// activations by checkpoint path, cross-attention probabilities included (see <see cref="UNetActivationCallback"/>).
+    /// </summary>
+    public Tensor Forward(Tensor latents, int t, Tensor conditions, UNetActivationCallback? hook) => Pipeline.UNet.Forward(latents, t, conditions, hook);
 }

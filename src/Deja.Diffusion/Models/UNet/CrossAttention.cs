@@ -50,13 +50,35 @@ public sealed class CrossAttention : Module
         return scope.Keep(UNetOps.LinearPlus(merged, toOut[0].Weight, toOut[0].Bias, residual, pass));
     }
 
-    /// <summary>softmax(q·kᵀ/√d)·v with the heads merged back: [B, L, heads·headDim].</summary>
+    /// <summary>
+    /// softmax(q·kᵀ/√d)·v with the heads merged back: [B, L, heads·headDim]. With a hook, a
+    /// cross-attention layer also reports its probabilities (<see cref="EmitProbabilities"/>).
+    /// </summary>
     Tensor Attend(Tensor x, Tensor? context, UNetPass pass)
     {
         var (q, k, v) = pass.Inference ? ProjectFused(x, context, pass) : Project(x, context ?? x, pass);
+        if (pass.Hook is not null && context is not null) EmitProbabilities(q, k, pass);
         Tensor o;
         using (pass.Time(UNetOpKind.Attention)) o = Ops.ScaledDotProductAttention(q, k, v);
         using (pass.Time(UNetOpKind.Layout)) return UNetOps.MergeHeads(o);
+    }
+
+    /// <summary>The path suffix under which a cross-attention layer reports its probabilities.</summary>
+    public const string ProbabilitiesSuffix = ".attention_probs";
+
+    /// <summary>
+    /// Reports "{<see cref="Path"/>}.attention_probs": the post-softmax probabilities softmax(q·kᵀ/√d)
+    /// averaged over the heads, [B, Lq, Lk] (each row sums to 1 over the Lk context tokens). The fused
+    /// attention never stores them, so they are computed again here, only when a hook asks for
+    /// activations; the tensor is freed after the call.
+    /// </summary>
+    void EmitProbabilities(Tensor q, Tensor k, UNetPass pass)
+    {
+        using var scores = Ops.MatMul(q, k, transB: true);
+        using var scaled = Ops.MulScalar(scores, 1f / MathF.Sqrt(HeadDim));
+        using var probs = Ops.Softmax(scaled, 3);
+        using var mean = Ops.Mean(probs, 1);
+        pass.Emit(Path + ProbabilitiesSuffix, mean);
     }
 
     (Tensor Q, Tensor K, Tensor V) Project(Tensor x, Tensor context, UNetPass pass)

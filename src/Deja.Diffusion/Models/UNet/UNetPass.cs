@@ -6,6 +6,10 @@ namespace Deja.Diffusion.Models.UNet;
 /// Receives a module's output during a UNet forward: its checkpoint path (e.g.
 /// "down_blocks.0.attentions.0.proj_in") and the tensor. The tensor may be freed right after the
 /// call (inference frees intermediates early): copy what you want to keep, and do not modify it.
+/// Besides module outputs, each cross-attention layer (an attn2, with context) reports its post-softmax
+/// probabilities averaged over the heads, [B, Lq, Lk], under "{attn2 path}.attention_probs" (e.g.
+/// "down_blocks.0.attentions.0.transformer_blocks.0.attn2.attention_probs"), just before its output;
+/// they are computed only when a hook is given.
 /// </summary>
 public delegate void UNetActivationCallback(string modulePath, Tensor output);
 
