@@ -70,6 +70,12 @@ public class LocalizeCommandTests
         Assert.Equal("template", (string)rows[1]["kind"]!);
         Assert.Equal([0L], rows[2]["generations"]!.AsArray().Select(x => (long)x!));
         Assert.False(Directory.Exists(dir.File("loc/png")));
+        // the spatial means as detection scores, split for `deja eval`
+        Assert.Equal(2, File.ReadAllLines(dir.File("loc/memorized.localize.jsonl")).Length);
+        Assert.Single(File.ReadAllLines(dir.File("loc/nonmemorized.localize.jsonl")));
+        var eval = Support.Deja.Run(dir.Path, "eval", "--positives", "loc/memorized.localize.jsonl", "--negatives", "loc/nonmemorized.localize.jsonl", "--bootstrap", "0", "--svg", "roc.svg");
+        Assert.True(eval.ExitCode == 0, eval.ToString());
+        Assert.Contains("score_diff", eval.Out);
     }
 
     [Fact]

@@ -101,9 +101,29 @@ public sealed class LocalizeOutput : IDisposable
             var target = Path.Combine(Directory, MapsFile);
             SafeTensorsWriter.Write(target + ".tmp", tensors, new Dictionary<string, string> { ["format"] = "pt", ["rows"] = rows.Count.ToString() });
             File.Move(target + ".tmp", target, overwrite: true);
+            WriteDetectionSplit(rows);
             return tensors.Count;
         }
         finally { foreach (var (_, t) in tensors) t.Dispose(); }
+    }
+
+    public const string MemorizedRows = "memorized.localize.jsonl", NonMemorizedRows = "nonmemorized.localize.jsonl";
+
+    /// <summary>
+    /// Benchmark runs (rows with a "kind"): the rows split into memorized (every planted kind) and
+    /// non-memorized (held-out) score files, so that `deja eval --positives … --negatives …` rates each
+    /// map's spatial mean as a detector (Kim &amp; Lee's second table).
+    /// </summary>
+    void WriteDetectionSplit(IReadOnlyList<ScoreRow> rows)
+    {
+        string? Kind(ScoreRow r) => JsonText.StringMember(r.ExtraJson, "kind");
+        if (rows.Count == 0 || rows.Any(r => Kind(r) is null)) return;
+        foreach (var (file, memorized) in new[] { (MemorizedRows, true), (NonMemorizedRows, false) })
+        {
+            var path = Path.Combine(Directory, file);
+            File.WriteAllBytes(path + ".tmp", ScoresFile.Serialize(rows.Where(r => (Kind(r) != "heldout") == memorized).OrderBy(r => r.Index)));
+            File.Move(path + ".tmp", path, overwrite: true);
+        }
     }
 
     public void Dispose() => writer.Dispose();
