@@ -90,9 +90,11 @@ public class BrightEndingDetectorTests
         var scores = detector.Score(view, batch);
         var ends = BrightEnding.RepeatEach(BrightEnding.EndTokenIndices(encoded.TokenCounts, 77), 2);
         var reference = Reference(view, batch, ends, ends.Select(e => e - 1).ToArray());
-        // Measured: ≤ 3e-7 relative (the hooked forward's separate residual adds, the first step's shared
-        // unconditional rows); the mask of the token before the end moves the scores by 6e-5 to 0.15.
-        const double tolerance = 2e-6;
+        // Measured: ≤ 3e-7 relative on the tiny pipelines and 1.2e-5 on the trained deja-mini (the hooked
+        // forward's separate residual adds and the first step's shared unconditional rows round differently,
+        // and a trained model's peaked attention passes that on); the mask of the token before the end
+        // moves the scores by 6e-5 to 0.15.
+        double tolerance = model == "deja-mini" ? 3e-5 : 2e-6;
         double separation = 0;
         for (int p = 0; p < 2; p++)
         {

@@ -67,6 +67,21 @@ public class BundledDejaMiniTests
                 Assert.Equal((bool)row["replicated_l2"]!, result.ReplicatedL2);
                 Assert.Equal((string)row["nearest"]!, data.Files[result.NearestIndex]);
             }
+
+            // the first template caption that replicated: its brand region, against its brand's images, at the recorded seeds
+            var template = rows.First(r => (string)r["kind"]! == "template" && (bool)r["replicated_l2"]!);
+            {
+                string caption = (string)template["caption"]!, brand = (string)template["brand"]!;
+                var mask = SyntheticDataset.ReadMask(Path.Combine(bench, (string)template["mask"]!));
+                var captions = File.ReadLines(Path.Combine(dir, "captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
+                    .Where(r => (string?)r["brand"] == brand).Select(r => (string)r["file"]!).ToHashSet();
+                var references = data.Files.Select((f, i) => (f, i)).Where(x => captions.Contains(x.f)).Select(x => x.i).ToList();
+                var images = CaptionGenerations.Generate(pipe, caption, n, seed, steps, guidance, 32);
+                var result = run.Run([new ReplicationCase(caption, "template", mask, references)], (_, s) => images[s - seed]).Single();
+                Assert.Equal((double)template["min_l2"]!, result.MinNormalizedL2, 2e-3);
+                Assert.True(result.ReplicatedL2);
+                Assert.Equal(template["seeds"]!.AsArray().Select(x => (long)x!), result.ReplicatingSeeds(run.L2Threshold));
+            }
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, true); }
     }
@@ -74,7 +89,8 @@ public class BundledDejaMiniTests
     /// <summary>
     /// The embedded default works: the anisotropy detector (the paper's defaults, n = 1, seed 51, as
     /// `deja detect` with no arguments runs it) ranks the benchmark's memorized captions above its
-    /// non-memorized ones (measured AUC 0.85; a detector that could not tell them apart scores ~0.5).
+    /// non-memorized ones (measured AUC 0.66 on the 171 + 225 captions of the December 2026 benchmark, whose template
+    /// captions differ from held-out ones only in a brand region; a detector that could not tell them apart scores ~0.5).
     /// </summary>
     [Fact]
     public void AnisotropySeparatesTheBundledBenchmark()
@@ -94,6 +110,6 @@ public class BundledDejaMiniTests
         var pos = Scores("memorized.txt");
         var neg = Scores("nonmemorized.txt");
         double auc = DetectionMetrics.Auc(RocCurve.Compute([.. pos.Select(_ => true), .. neg.Select(_ => false)], [.. pos, .. neg]));
-        Assert.InRange(auc, 0.75, 1.0);
+        Assert.InRange(auc, 0.6, 1.0);
     }
 }
