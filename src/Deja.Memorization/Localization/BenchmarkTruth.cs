@@ -105,36 +105,24 @@ public static class BenchmarkTruth
     {
         if (!File.Exists(path)) throw new DejaException($"--benchmark: {path} does not exist");
         var rows = new Dictionary<string, Row>(StringComparer.Ordinal);
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (o, where) in JsonFields.Objects(path))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string where = $"{path} line {lineNumber}";
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new DejaException($"{where} is not JSON ({e.Message})"); }
-            using (doc)
+            string caption = JsonFields.String(o, "caption", where);
+            List<int>? seeds = null;
+            if (o.TryGetProperty("seeds", out var s) && s.ValueKind != JsonValueKind.Null)
             {
-                var o = doc.RootElement;
-                if (o.ValueKind != JsonValueKind.Object) throw new DejaException($"{where} is not a JSON object");
-                string caption = JsonFields.String(o, "caption", where);
-                List<int>? seeds = null;
-                if (o.TryGetProperty("seeds", out var s) && s.ValueKind != JsonValueKind.Null)
+                if (s.ValueKind != JsonValueKind.Array) throw new DejaException($"{where}: \"seeds\" must be an array of generation numbers");
+                seeds = [];
+                foreach (var v in s.EnumerateArray())
                 {
-                    if (s.ValueKind != JsonValueKind.Array) throw new DejaException($"{where}: \"seeds\" must be an array of generation numbers");
-                    seeds = [];
-                    foreach (var v in s.EnumerateArray())
-                    {
-                        if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int g) || g < 0)
-                            throw new DejaException($"{where}: \"seeds\" must hold non-negative integers, found {v.GetRawText()}");
-                        seeds.Add(g);
-                    }
+                    if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int g) || g < 0)
+                        throw new DejaException($"{where}: \"seeds\" must hold non-negative integers, found {v.GetRawText()}");
+                    seeds.Add(g);
                 }
-                var row = new Row(caption, JsonFields.String(o, "kind", where), JsonFields.OptionalString(o, "brand", where),
-                    JsonFields.OptionalString(o, "mask", where), seeds);
-                if (!rows.TryAdd(caption, row)) throw new DejaException($"{where}: caption \"{caption}\" appears twice in replicate.jsonl");
             }
+            var row = new Row(caption, JsonFields.String(o, "kind", where), JsonFields.OptionalString(o, "brand", where),
+                JsonFields.OptionalString(o, "mask", where), seeds);
+            if (!rows.TryAdd(caption, row)) throw new DejaException($"{where}: caption \"{caption}\" appears twice in replicate.jsonl");
         }
         return rows;
     }

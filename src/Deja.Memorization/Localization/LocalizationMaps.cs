@@ -111,34 +111,22 @@ public sealed class LocalizationMaps : IMapSource, IDisposable
     {
         var prompts = new List<LocalizedPrompt>();
         var seen = new HashSet<int>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (root, where) in JsonFields.Objects(path))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string where = $"{path} line {lineNumber}";
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new DejaException($"{where} is not JSON ({e.Message})"); }
-            using (doc)
+            int index = JsonFields.Int(root, "index", where);
+            string prompt = JsonFields.String(root, "prompt", where);
+            if (!root.TryGetProperty("generations", out var gens) || gens.ValueKind != JsonValueKind.Array)
+                throw new DejaException($"{where} has no \"generations\" array");
+            var generations = new List<int>();
+            foreach (var g in gens.EnumerateArray())
             {
-                var root = doc.RootElement;
-                if (root.ValueKind != JsonValueKind.Object) throw new DejaException($"{where} is not a JSON object");
-                int index = JsonFields.Int(root, "index", where);
-                string prompt = JsonFields.String(root, "prompt", where);
-                if (!root.TryGetProperty("generations", out var gens) || gens.ValueKind != JsonValueKind.Array)
-                    throw new DejaException($"{where} has no \"generations\" array");
-                var generations = new List<int>();
-                foreach (var g in gens.EnumerateArray())
-                {
-                    if (g.ValueKind != JsonValueKind.Number || !g.TryGetInt32(out int n) || n < 0)
-                        throw new DejaException($"{where}: \"generations\" must hold non-negative integers, found {g.GetRawText()}");
-                    if (generations.Contains(n)) throw new DejaException($"{where}: generation {n} is listed twice");
-                    generations.Add(n);
-                }
-                if (!seen.Add(index)) throw new DejaException($"{where}: prompt index {index} appears twice in {PromptsFile}");
-                prompts.Add(new LocalizedPrompt(index, prompt, generations));
+                if (g.ValueKind != JsonValueKind.Number || !g.TryGetInt32(out int n) || n < 0)
+                    throw new DejaException($"{where}: \"generations\" must hold non-negative integers, found {g.GetRawText()}");
+                if (generations.Contains(n)) throw new DejaException($"{where}: generation {n} is listed twice");
+                generations.Add(n);
             }
+            if (!seen.Add(index)) throw new DejaException($"{where}: prompt index {index} appears twice in {PromptsFile}");
+            prompts.Add(new LocalizedPrompt(index, prompt, generations));
         }
         if (prompts.Count == 0) throw new DejaException($"{path} lists no prompts");
         return prompts;
@@ -150,6 +138,30 @@ public sealed class LocalizationMaps : IMapSource, IDisposable
 /// <summary>Required members of the JSON lines the localization inputs are made of, each failure one clear line.</summary>
 internal static class JsonFields
 {
+    /// <summary>
+    /// The JSON objects of a JSONL file, each with where it stands ("PATH line N") for messages; blank
+    /// lines are skipped, and a line that is not a JSON object is one clear error. An object is valid
+    /// until the next one is requested.
+    /// </summary>
+    public static IEnumerable<(JsonElement Object, string Where)> Objects(string path)
+    {
+        int lineNumber = 0;
+        foreach (var line in File.ReadLines(path))
+        {
+            lineNumber++;
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            string where = $"{path} line {lineNumber}";
+            JsonDocument doc;
+            try { doc = JsonDocument.Parse(line); }
+            catch (JsonException e) { throw new DejaException($"{where} is not JSON ({e.Message})"); }
+            using (doc)
+            {
+                if (doc.RootElement.ValueKind != JsonValueKind.Object) throw new DejaException($"{where} is not a JSON object");
+                yield return (doc.RootElement, where);
+            }
+        }
+    }
+
     public static int Int(JsonElement o, string name, string where)
     {
         if (!o.TryGetProperty(name, out var v)) throw new DejaException($"{where} has no \"{name}\"");

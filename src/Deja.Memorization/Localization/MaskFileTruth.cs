@@ -23,35 +23,23 @@ public static class MaskFileTruth
         var cache = new LocalizationTruth.MaskCache();
         var rows = new List<(LocalizedPrompt Prompt, int Generation, TruthKind Kind, string Mask, BinaryMask? Png)>();
         var seen = new HashSet<(int, int, string)>();
-        int lineNumber = 0;
-        foreach (var line in File.ReadLines(path))
+        foreach (var (o, where) in JsonFields.Objects(path))
         {
-            lineNumber++;
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            string where = $"{path} line {lineNumber}";
-            JsonDocument doc;
-            try { doc = JsonDocument.Parse(line); }
-            catch (JsonException e) { throw new DejaException($"{where} is not JSON ({e.Message})"); }
-            using (doc)
-            {
-                var o = doc.RootElement;
-                if (o.ValueKind != JsonValueKind.Object) throw new DejaException($"{where} is not a JSON object");
-                int index = JsonFields.Int(o, "index", where), generation = JsonFields.Int(o, "generation", where);
-                string mask = JsonFields.String(o, "mask", where);
-                string? kind = JsonFields.OptionalString(o, "kind", where);
-                if (!byIndex.TryGetValue(index, out var prompt))
-                    throw new DejaException($"{where}: prompt index {index} is not in {LocalizationMaps.PromptsFile}");
-                if (!prompt.Generations.Contains(generation))
-                    throw new DejaException($"{where}: prompt {index} has no generation {generation} in {LocalizationMaps.PromptsFile} " +
-                                            $"(it has {string.Join(", ", prompt.Generations)})");
-                if (!seen.Add((index, generation, mask)))
-                    throw new DejaException($"{where}: prompt {index}, generation {generation} with mask \"{mask}\" is given twice");
-                bool template = kind is not null && (kind.Equals("template", StringComparison.OrdinalIgnoreCase) || kind.Equals("tv", StringComparison.OrdinalIgnoreCase));
-                if (mask is "ones" or "zeros")
-                    rows.Add((prompt, generation, template ? TruthKind.Template : mask == "ones" ? TruthKind.Ones : TruthKind.Zeros, mask, null));
-                else
-                    rows.Add((prompt, generation, TruthKind.Template, mask, cache.Get(Path.Combine(folder, mask))));
-            }
+            int index = JsonFields.Int(o, "index", where), generation = JsonFields.Int(o, "generation", where);
+            string mask = JsonFields.String(o, "mask", where);
+            string? kind = JsonFields.OptionalString(o, "kind", where);
+            if (!byIndex.TryGetValue(index, out var prompt))
+                throw new DejaException($"{where}: prompt index {index} is not in {LocalizationMaps.PromptsFile}");
+            if (!prompt.Generations.Contains(generation))
+                throw new DejaException($"{where}: prompt {index} has no generation {generation} in {LocalizationMaps.PromptsFile} " +
+                                        $"(it has {string.Join(", ", prompt.Generations)})");
+            if (!seen.Add((index, generation, mask)))
+                throw new DejaException($"{where}: prompt {index}, generation {generation} with mask \"{mask}\" is given twice");
+            bool template = kind is not null && (kind.Equals("template", StringComparison.OrdinalIgnoreCase) || kind.Equals("tv", StringComparison.OrdinalIgnoreCase));
+            if (mask is "ones" or "zeros")
+                rows.Add((prompt, generation, template ? TruthKind.Template : mask == "ones" ? TruthKind.Ones : TruthKind.Zeros, mask, null));
+            else
+                rows.Add((prompt, generation, TruthKind.Template, mask, cache.Get(Path.Combine(folder, mask))));
         }
         if (rows.Count == 0) throw new DejaException($"--masks {path} has no rows");
 
