@@ -16,7 +16,8 @@ public static class TrainBench
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 32 };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps)", DefaultValueFactory = _ => 10 };
         var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder", DefaultValueFactory = _ => TrainCommand.DefaultTokenizer() };
-        var cmd = new Command("train", "Benchmark training steps of a mini model") { config, batch, steps, tokenizer };
+        var profile = new Option<bool>("--profile") { Description = "Also print where the timed steps spent their time: phases, UNet forward by kind, backward by op" };
+        var cmd = new Command("train", "Benchmark training steps of a mini model") { config, batch, steps, tokenizer, profile };
         cmd.SetAction(pr =>
         {
             var cfg = MiniConfig.Get(pr.GetValue(config)!);
@@ -30,9 +31,24 @@ public static class TrainBench
             trainer.Train(data);
             var sw = Stopwatch.StartNew();
             var timed = new Trainer(cfg, new TrainerOptions { Steps = n, BatchSize = b }, ClipTokenizer.Load(pr.GetValue(tokenizer)!));
+            bool profiling = pr.GetValue(profile);
+            var unetProfile = profiling ? new Deja.Diffusion.Models.UNet.UNetProfile() : null;
+            if (profiling) { timed.UNet.Profile = unetProfile; Autograd.BackwardProfile = new(); }
             sw.Restart();
             timed.Train(data);
             double per = sw.Elapsed.TotalSeconds / n;
+            if (profiling)
+            {
+                var backward = Autograd.BackwardProfile!;
+                Autograd.BackwardProfile = null;
+                Console.WriteLine($"per step, seconds ({n} steps):");
+                foreach (var (phase, sec) in timed.PhaseSeconds) Console.WriteLine($"  {phase,-14} {sec / n,8:F4}");
+                Console.WriteLine("UNet forward by kind:");
+                foreach (var (kind, sec) in unetProfile!.ToDictionary().OrderByDescending(kv => kv.Value)) Console.WriteLine($"  {kind,-14} {sec / n,8:F4}");
+                Console.WriteLine("backward by op (the UNet's and the text encoder's):");
+                foreach (var (op, (sec, calls)) in backward.OrderByDescending(kv => kv.Value.Seconds).Take(20))
+                    Console.WriteLine($"  {op,-22} {sec / n,8:F4}  ({calls / n} calls)");
+            }
             Console.WriteLine($"train_{cfg.Name}: batch {b}: {per:F3} s/step, {b / per:F0} images/s, peak RSS {BenchTimer.PeakRssMb():F0} MB; 60 min = {3600 / per:F0} steps");
             return 0;
         });

@@ -21,6 +21,8 @@ static class UNetVjpBench
 
         double Once()
         {
+            long before = BufferPool.OutstandingBytes;
+            BufferPool.ResetPeak();
             var sw = Stopwatch.StartNew();
             using var scope = TensorScope.Enter();
             using var grad = GradMode.Set(true);
@@ -29,7 +31,9 @@ static class UNetVjpBench
             var y = unet.Forward(x, 981f, c);
             var grads = Autograd.Grad([y], [x, c], [probe]);
             if (grads[0] is null || grads[1] is null) throw new InvalidOperationException("bench unet --vjp: a gradient is missing");
-            return sw.Elapsed.TotalSeconds;
+            var seconds = sw.Elapsed.TotalSeconds;
+            Console.Error.WriteLine($"  live tensor memory: {before / 1048576.0:F0} MB before, peak {BufferPool.PeakOutstandingBytes / 1048576.0:F0} MB, pool idle {BufferPool.RetainedBytes / 1048576.0:F0} MB");
+            return seconds;
         }
 
         BenchTimer.Isolate();

@@ -83,8 +83,23 @@ public sealed class Trainer
         }
     }
 
+    /// <summary>Wall seconds spent in each phase of the steps so far ("batch", "text_encoder",
+    /// "unet_forward", "loss", "backward", "clip_grad", "optimizer", "ema"): `deja bench train --profile`.</summary>
+    public Dictionary<string, double> PhaseSeconds { get; } = new();
+
+    long phaseStart;
+
+    /// <summary>Ends the current phase under <paramref name="name"/> and starts the next.</summary>
+    void Phase(string name)
+    {
+        long now = Stopwatch.GetTimestamp();
+        PhaseSeconds[name] = PhaseSeconds.GetValueOrDefault(name) + (now - phaseStart) / (double)Stopwatch.Frequency;
+        phaseStart = now;
+    }
+
     TrainingStep TrainStep(IReadOnlyList<TrainingExample> data, long[] cumulative, long total, Stopwatch clock)
     {
+        phaseStart = Stopwatch.GetTimestamp();
         int k = Step + 1, b = Options.BatchSize, c = Config.Channels, s = Config.ImageSize, size = c * s * s;
         var g = new Generator(Options.Seed * 0x9E3779B97F4A7C15UL + (ulong)k);
         var pixels = new float[b * size];
@@ -104,6 +119,7 @@ public sealed class Trainer
             scaleE[i] = Schedule.Sigma(t);
         }
         var ids = captions.Select(cap => Tokenizer.EncodePadded(cap).Ids).ToArray();
+        Phase("batch");
         double lr = LearningRateAt(k);
         optimizer.LearningRate = lr;
         double lossValue;
@@ -116,8 +132,11 @@ public sealed class Trainer
             // offset noise: one extra draw per (image, channel) shifts the whole channel (drawn last, so 0 leaves every other draw as it was)
             if (Options.OffsetNoise > 0) noise = noise + Tensor.RandN(g, b, c, 1, 1) * (float)Options.OffsetNoise;
             var xt = x0 * Tensor.FromArray(scaleX, b, 1, 1, 1) + noise * Tensor.FromArray(scaleE, b, 1, 1, 1);
+            Phase("batch");
             var states = TextModel.Forward(ids);
+            Phase("text_encoder");
             var predicted = UNet.Forward(xt, timesteps, states);
+            Phase("unet_forward");
             var perSample = Ops.Mean(Ops.Square(predicted - noise), [1, 2, 3]);     // [B]
             var weights = Options.FilterThreshold is { } tau ? FilterWeights(xt, timesteps, predicted, tau, out kept) : null;
             if (weights is not null && kept == 0)
@@ -130,10 +149,15 @@ public sealed class Trainer
                 var loss = weights is null ? Ops.Mean(perSample) : Ops.Sum(perSample * weights) * (1f / kept);
                 lossValue = loss.Item();
                 optimizer.ZeroGrad();
+                Phase("loss");
                 loss.Backward();
+                Phase("backward");
                 Gradients.ClipGradNorm(parameters.Select(p => p.Value), Options.MaxGradNorm);
+                Phase("clip_grad");
                 optimizer.Step();
+                Phase("optimizer");
                 ema.Update();
+                Phase("ema");
             }
         }
         Step = k;

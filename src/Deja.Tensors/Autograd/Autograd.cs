@@ -9,6 +9,12 @@ namespace Deja.Tensors;
 public static class Autograd
 {
     /// <summary>
+    /// When set, every backward node's wall time is added here under its op name (seconds, calls):
+    /// `deja bench train --profile` reads it. Set and read it on one thread at a time.
+    /// </summary>
+    public static Dictionary<string, (double Seconds, long Calls)>? BackwardProfile { get; set; }
+
+    /// <summary>
     /// Attaches a backward node to <paramref name="output"/> if recording is on and any input needs a
     /// gradient. <paramref name="save"/> lists the tensors <paramref name="backward"/> reads.
     /// </summary>
@@ -94,7 +100,14 @@ public static class Autograd
             else
             {
                 var node = t.GradFn;
+                var profile = BackwardProfile;
+                long started = profile is null ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
                 var inGrads = node.Apply(g);
+                if (profile is not null)
+                {
+                    profile.TryGetValue(node.Op, out var sofar);
+                    profile[node.Op] = (sofar.Seconds + System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, sofar.Calls + 1);
+                }
                 for (int k = 0; k < inGrads.Length; k++)
                 {
                     var ig = inGrads[k];

@@ -15,6 +15,7 @@ public static class BufferPool
     static readonly object Gate = new();
     static readonly Dictionary<int, Stack<float[]>> Free = new();
     static long retainedBytes;
+    static long outstandingBytes, peakOutstandingBytes;
 
     /// <summary>The most idle bytes the pool keeps; returns beyond it are left to the GC.
     /// Default: half the machine's memory, overridable with DEJA_POOL_MB.</summary>
@@ -22,6 +23,24 @@ public static class BufferPool
 
     /// <summary>Bytes currently idle in the pool.</summary>
     public static long RetainedBytes { get { lock (Gate) return retainedBytes; } }
+
+    /// <summary>Bytes of pooled-size buffers rented and not yet returned (live tensors and scratch).</summary>
+    public static long OutstandingBytes => Interlocked.Read(ref outstandingBytes);
+
+    /// <summary>The most <see cref="OutstandingBytes"/> since the last <see cref="ResetPeak"/>: the
+    /// memory the work itself needed, apart from what the pool keeps idle.</summary>
+    public static long PeakOutstandingBytes => Interlocked.Read(ref peakOutstandingBytes);
+
+    /// <summary>Starts a new peak measurement at the current outstanding bytes.</summary>
+    public static void ResetPeak() => Interlocked.Exchange(ref peakOutstandingBytes, Interlocked.Read(ref outstandingBytes));
+
+    static void CountRent(int cls)
+    {
+        long now = Interlocked.Add(ref outstandingBytes, (long)cls * 4);
+        long peak;
+        while (now > (peak = Interlocked.Read(ref peakOutstandingBytes)) &&
+               Interlocked.CompareExchange(ref peakOutstandingBytes, now, peak) != peak) { }
+    }
 
     static long DefaultMaxRetained()
     {
@@ -46,6 +65,7 @@ public static class BufferPool
     {
         if (length < MinPooledLength) return length == 0 ? [] : new float[length];
         int cls = SizeClass(length);
+        CountRent(cls);
         lock (Gate)
         {
             if (Free.TryGetValue(cls, out var stack) && stack.Count > 0)
@@ -64,6 +84,7 @@ public static class BufferPool
     {
         int cls = buffer.Length;
         if (cls < MinPooledLength || SizeClass(cls) != cls) return;
+        Interlocked.Add(ref outstandingBytes, -(long)cls * 4);
         lock (Gate)
         {
             if (retainedBytes + (long)cls * 4 > MaxRetainedBytes) return;

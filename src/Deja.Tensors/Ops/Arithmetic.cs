@@ -35,8 +35,9 @@ public static partial class Ops
     public static Tensor Mul(Tensor a, Tensor b)
     {
         var o = BinaryForward(BinaryOp.Mul, a, b, "mul");
+        bool needA = a.RequiresGrad, needB = b.RequiresGrad;
         return Autograd.Record(o, "mul", [a, b],
-            g => [a.RequiresGrad ? SumTo(Mul(g, b), a.Shape) : null, b.RequiresGrad ? SumTo(Mul(g, a), b.Shape) : null], a, b);
+            g => [needA ? SumTo(Mul(g, b), a.Shape) : null, needB ? SumTo(Mul(g, a), b.Shape) : null], SavedFor(needA, b, needB, a));
     }
 
     public static Tensor Div(Tensor a, Tensor b)

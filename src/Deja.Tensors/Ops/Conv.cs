@@ -30,14 +30,16 @@ public static partial class Ops
             ConvKernels.Forward(g, px + x.Offset, pw + weight.Offset, bias is null ? null : pb + bias.Offset, py + y.Offset);
 
         var inputs = bias is null ? new[] { x, weight } : new[] { x, weight, bias };
+        // The input is read only by the weight gradient: with frozen weights it is not kept.
+        bool needX = x.RequiresGrad, needW = weight.RequiresGrad;
         return Autograd.Record(y, op, inputs, gy =>
         {
             var grads = new Tensor?[inputs.Length];
-            if (x.RequiresGrad) grads[0] = Conv2dInputGrad(gy, weight, h, w, stride, padding);
-            if (weight.RequiresGrad) grads[1] = Conv2dWeightGrad(gy, x, kh, kw, stride, padding);
+            if (needX) grads[0] = Conv2dInputGrad(gy, weight, h, w, stride, padding);
+            if (needW) grads[1] = Conv2dWeightGrad(gy, x, kh, kw, stride, padding);
             if (bias is not null && bias.RequiresGrad) grads[2] = Conv2dBiasGrad(gy);
             return grads;
-        }, x, weight);
+        }, SavedFor(needX, weight, needW, x));
     }
 
     /// <summary>

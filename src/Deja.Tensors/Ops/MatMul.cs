@@ -34,10 +34,13 @@ public static partial class Ops
                 for (int i = 0; i < batch; i++)
                     Gemm.Sgemm(transA, transB, m, n, k, 1f, pa + i * strideA, lda, pb + i * strideB, ldb, 0f, po + (long)i * m * n, n);
         }
+        // Each side's gradient reads only the other operand: save just what the backward will read
+        // (a frozen weight's partner — an activation — need not outlive the forward).
+        bool needA = a.RequiresGrad, needB = b.RequiresGrad;
         return Autograd.Record(o, "matmul", [a, b], g =>
         {
             Tensor? da = null, db = null;
-            if (a.RequiresGrad)
+            if (needA)
             {
                 da = (transA, transB) switch
                 {
@@ -48,7 +51,7 @@ public static partial class Ops
                 };
                 if (sharedA) da = SumTo(da, a.Shape); // a was shared by every batch entry
             }
-            if (b.RequiresGrad)
+            if (needB)
             {
                 db = (transA, transB) switch
                 {
@@ -60,7 +63,7 @@ public static partial class Ops
                 if (sharedB) db = SumTo(db, b.Shape);
             }
             return [da, db];
-        }, a, b);
+        }, SavedFor(needA, b, needB, a));
     }
 
     /// <summary>
@@ -84,12 +87,16 @@ public static partial class Ops
         fixed (float* px = x.Array) fixed (float* pw = weight.Array) fixed (float* po = o.Array)
             Gemm.Sgemm(false, true, rows, outF, inF, 1f, px + x.Offset, inF, pw + weight.Offset, inF, bias is null ? 0f : 1f, po + o.Offset, outF);
         var inputs = bias is null ? new[] { x, weight } : new[] { x, weight, bias };
+        // dx reads the weight, dW reads x: with frozen weights (explanation, localization, prompt
+        // mitigation) the input is not kept, which is most of a VJP's activation memory.
+        bool needX = x.RequiresGrad, needW = weight.RequiresGrad;
+        var xShape = x.Shape;
         return Autograd.Record(o, "linear", inputs, g =>
         {
             var g2 = Reshape(g, rows, outF);
-            var dx = x.RequiresGrad ? Reshape(MatMul(g2, weight), x.Shape) : null;
+            var dx = needX ? Reshape(MatMul(g2, weight), xShape) : null;
             Tensor? dw = null;
-            if (weight.RequiresGrad)
+            if (needW)
             {
                 var x2 = Reshape(x, rows, inF);
                 dw = MatMul(g2, x2, transA: true);
@@ -98,6 +105,18 @@ public static partial class Ops
             res[0] = dx; res[1] = dw;
             if (bias is not null && bias.RequiresGrad) res[2] = Sum(g2, 0);
             return res;
-        }, x, weight);
+        }, SavedFor(needX, weight, needW, x));
     }
+
+    /// <summary>
+    /// The tensors a bilinear op's backward reads: <paramref name="readForFirst"/> when the first
+    /// operand needs a gradient, <paramref name="readForSecond"/> when the second does.
+    /// </summary>
+    internal static Tensor[] SavedFor(bool first, Tensor readForFirst, bool second, Tensor readForSecond) => (first, second) switch
+    {
+        (true, true) => [readForFirst, readForSecond],
+        (true, false) => [readForFirst],
+        (false, true) => [readForSecond],
+        _ => [],
+    };
 }

@@ -153,13 +153,7 @@ internal static class UNetOps
     {
         using var _ = pass.Time(UNetOpKind.Elementwise);
         int f2 = p.Shape[^1], f = f2 / 2, rows = p.Length / f2;
-        if (!pass.Inference)
-        {
-            using var value = Ops.Narrow(p, -1, 0, f);
-            using var gate = Ops.Narrow(p, -1, f, f);
-            using var g = Ops.Gelu(gate);
-            return Ops.Mul(value, g);
-        }
+        if (!pass.Inference) return Ops.GatedGelu(p);
         var result = Tensor.Empty([.. p.Shape[..^1], f]);
         GatedGeluRows(p.Span, result.Span, rows, f);
         return result;
