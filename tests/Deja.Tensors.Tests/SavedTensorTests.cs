@@ -87,11 +87,12 @@ public class SavedTensorTests
         return Ops.Mul(Ops.Narrow(p, -1, 0, f), Ops.Gelu(Ops.Narrow(p, -1, f, f)));
     }
 
-    /// <summary>f = 32 (a multiple of every vector width, as in every UNet) gives the same bits as the composed ops.</summary>
+    /// <summary>The fused op (float Φ) against the composed ops (double-precision erf) at f = 32 (vector
+    /// lanes only) and f = 5 (scalar tails).</summary>
     [Theory]
-    [InlineData(32, true)]
-    [InlineData(5, false)]
-    public void GatedGeluEqualsTheComposedOps(int f, bool bitExact)
+    [InlineData(32)]
+    [InlineData(5)]
+    public void GatedGeluEqualsTheComposedOps(int f)
     {
         var p = (Rand.Normal(14, 3, 7, 2 * f) * 2.5f).Detach().RequireGrad();
         var gy = Rand.Normal(15, 3, 7, f);
@@ -99,16 +100,10 @@ public class SavedTensorTests
         var composed = ComposedGeglu(p);
         var dFused = Autograd.Grad([fused], [p], [gy])[0]!;
         var dComposed = Autograd.Grad([composed], [p], [gy])[0]!;
-        if (bitExact)
-        {
-            Assert.Equal(composed.ToArray(), fused.ToArray());
-            Assert.Equal(dComposed.ToArray(), dFused.ToArray());
-        }
-        else
-        {
-            Close.All(composed.ReadOnlySpan, fused.ReadOnlySpan, 1e-6, 1e-7, "forward");
-            Close.All(dComposed.ReadOnlySpan, dFused.ReadOnlySpan, 1e-6, 1e-7, "backward");
-        }
+        Close.All(composed.ReadOnlySpan, fused.ReadOnlySpan, 1e-6, 1e-7, "forward");
+        // Φ + x·φ cancels for x ≪ 0 in both (float) evaluations: the kernel test bounds the fused one
+        // against double precision; here an absolute slack of 1e-6 on gradients of order 1
+        Close.All(dComposed.ReadOnlySpan, dFused.ReadOnlySpan, 1e-6, 1e-6, "backward");
     }
 
     [Fact]

@@ -1,8 +1,7 @@
-using Deja.Diffusion.Models.UNet;
-using Deja.Tensors;
 using Deja.Tensors.Kernels;
+using Deja.Tensors.Tests.Support;
 
-namespace Deja.Diffusion.Tests.UNet;
+namespace Deja.Tensors.Tests;
 
 // Switching the process-wide SIMD path must not race with tests that compare runs bit for bit.
 [Collection(ThreadSensitive.Name)]
@@ -75,6 +74,30 @@ public class GegluKernelTests
             Assert.True(err <= (1e-6 + 1e-7 * gate[i] * gate[i]) * Math.Abs(expected) + 1e-37, $"{path} gate {gate[i]}: expected {expected:G9}, got {output[i]:G9}");
         }
     });
+
+    /// <summary>The backward on every SIMD path against the derivative in double precision.</summary>
+    [Fact]
+    public void BackwardMatchesDoublePrecisionOnEveryPath()
+    {
+        foreach (var path in Enum.GetValues<SimdPath>().Where(Simd.Supports))
+            OnPath(path, () =>
+            {
+                int n = 1001;
+                var gate = new float[n]; var value = new float[n]; var grad = new float[n];
+                for (int i = 0; i < n; i++) { gate[i] = -12f + 24f * i / (n - 1); value[i] = 1 + 0.001f * i; grad[i] = 0.5f - 0.0007f * i; }
+                var dValue = new float[n]; var dGate = new float[n];
+                GegluKernel.Backward(value, gate, grad, dValue, dGate);
+                for (int i = 0; i < n; i++)
+                {
+                    double x = gate[i], cdf = 0.5 * Erfc(-x / Math.Sqrt(2)), pdf = Math.Exp(-x * x / 2) / Math.Sqrt(2 * Math.PI);
+                    double ev = grad[i] * x * cdf, eg = grad[i] * value[i] * (cdf + x * pdf);
+                    double tol = 1e-6 + 1e-7 * x * x;
+                    Assert.True(Math.Abs(dValue[i] - ev) <= tol * Math.Abs(ev) + 1e-37, $"{path} dvalue at {x}: expected {ev:G9}, got {dValue[i]:G9}");
+                    // Φ + x·φ cancels for x ≪ 0 (both terms ~ φ/|x|): an absolute bound there
+                    Assert.True(Math.Abs(dGate[i] - eg) <= tol * Math.Abs(eg) + 1e-7 * Math.Abs(grad[i] * value[i]) * (cdf + Math.Abs(x) * pdf), $"{path} dgate at {x}: expected {eg:G9}, got {dGate[i]:G9}");
+                }
+            });
+    }
 
     [Fact]
     public void GatedGeluAgreesWithTheEngineGelu()
