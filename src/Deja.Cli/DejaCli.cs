@@ -21,6 +21,7 @@ public static class DejaCli
         root.Subcommands.Add(ExplainCommand.Create());
         root.Subcommands.Add(LocalizeCommand.Create());
         root.Subcommands.Add(EvalLocalizeCommand.Create());
+        root.Subcommands.Add(MitigateCommand.Create());
         FiniteNumbers.RequireEverywhere(root);
         return root;
     }

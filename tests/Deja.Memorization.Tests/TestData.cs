@@ -15,4 +15,6 @@ public static class TestData
 
     public static string Golden(params string[] parts) => Path.Combine([Root, "golden", .. parts]);
     public static string Prompts(string file) => Path.Combine(Root, "prompts", file);
+    /// <summary>The real CLIP tokenizer the bundled models use (data/tokenizers/clip).</summary>
+    public static string Tokenizer() => Path.Combine(Path.GetDirectoryName(Root)!, "data", "tokenizers", "clip");
 }

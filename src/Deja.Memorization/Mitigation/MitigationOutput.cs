@@ -1,0 +1,104 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Deja.Diffusion.Images;
+using Deja.Memorization.Evaluation;
+using Deja.Memorization.Models;
+using Deja.Tensors;
+
+namespace Deja.Memorization.Mitigation;
+
+/// <summary>
+/// What `deja mitigate --out DIR` writes: `images/{index}-{generation}.png` and `mitigate.jsonl`, one row
+/// per prompt and generation (method and parameters, the loss per iteration, whether the stop criterion
+/// was met, the detector's score before and after, the image's path). A prompt's images are written
+/// before its rows and its rows in one append, so a run stopped at any point resumes after the last
+/// complete prompt; a run with other parameters, another model or another prompt list is refused.
+/// </summary>
+public sealed class MitigationOutput
+{
+    public const string RowsFile = "mitigate.jsonl";
+    public const string ImagesFolder = "images";
+
+    readonly string folder;
+    readonly JsonObject parameters;
+    readonly IDiffusionModelView model;
+
+    public MitigationOutput(string folder, IDiffusionModelView model, JsonObject parameters)
+    {
+        this.folder = folder; this.model = model; this.parameters = parameters;
+        Directory.CreateDirectory(Path.Combine(folder, ImagesFolder));
+    }
+
+    public string RowsPath => Path.Combine(folder, RowsFile);
+
+    /// <summary>
+    /// The number of leading prompts already complete in an earlier run of the same command (0 for a new
+    /// folder). Refuses rows of another model, method or parameters, or of other prompt texts.
+    /// </summary>
+    public int CompletePrompts(IReadOnlyList<string> prompts, int generations)
+    {
+        if (!File.Exists(RowsPath)) return 0;
+        var counts = new Dictionary<int, int>();
+        int line = 0;
+        foreach (var text in File.ReadLines(RowsPath))
+        {
+            line++;
+            if (string.IsNullOrWhiteSpace(text)) continue;
+            JsonObject row;
+            try { row = JsonNode.Parse(text) as JsonObject ?? throw new JsonException("not an object"); }
+            catch (JsonException e) { throw new DejaException($"{RowsPath}:{line}: not a JSON row ({e.Message}); move the folder away to start over"); }
+            string where = $"{RowsPath}:{line}";
+            if ((string?)row["model_id"] != model.Id)
+                throw new DejaException($"{where}: rows of model {(string?)row["model_id"]}, this run uses {model.Id} ({model.Name}); use another --out");
+            if (!JsonNode.DeepEquals(row["parameters"], parameters))
+                throw new DejaException($"{where}: rows written with other parameters ({row["parameters"]?.ToJsonString()}); use another --out, or the same options");
+            int index = (int?)row["index"] ?? throw new DejaException($"{where}: no index");
+            if (index < 0 || index >= prompts.Count || (string?)row["prompt"] != prompts[index])
+                throw new DejaException($"{where}: prompt {index} is not the prompt list's prompt {index}; use another --out");
+            counts[index] = counts.GetValueOrDefault(index) + 1;
+        }
+        int done = 0;
+        while (counts.GetValueOrDefault(done) >= generations) done++;
+        return done;
+    }
+
+    /// <summary>Writes the result's images, then its rows (one append). Returns the rows.</summary>
+    public IReadOnlyList<JsonObject> Write(MitigationResult r)
+    {
+        var rows = new List<JsonObject>();
+        for (int j = 0; j < r.Images.Count; j++)
+        {
+            string name = $"{r.Index:D5}-{j}.png";
+            string rel = Path.Combine(ImagesFolder, name);
+            WritePng(Path.Combine(folder, rel), r.Images[j], r.ImageHeight, r.ImageWidth);
+            rows.Add(Row(r, j, rel));
+        }
+        File.AppendAllLines(RowsPath, rows.Select(o => o.ToJsonString()));
+        return rows;
+    }
+
+    JsonObject Row(MitigationResult r, int generation, string image) => new()
+    {
+        ["index"] = r.Index, ["generation"] = generation, ["prompt"] = r.Prompt, ["seed"] = r.Seed,
+        ["method"] = (string?)parameters["method"], ["changed_prompt"] = r.ChangedPrompt,
+        ["losses"] = new JsonArray([.. r.Losses.Select(l => (JsonNode?)JsonValue.Create(l))]),
+        ["stop_criterion_met"] = r.StopCriterionMet, ["updates"] = r.Updates,
+        ["score_before"] = Finite(r.ScoreBefore), ["score_after"] = Finite(r.ScoreAfter),
+        ["truncated"] = r.Truncated, ["image"] = image.Replace('\\', '/'), ["seconds"] = Math.Round(r.Seconds, 3),
+        ["model"] = model.Name, ["model_id"] = model.Id, ["deja_version"] = DejaVersion.Text,
+        ["parameters"] = parameters.DeepClone(),
+    };
+
+    static JsonNode? Finite(double? v) => v is { } x && double.IsFinite(x) ? JsonValue.Create(x) : null;
+
+    /// <summary>An image in [−1, 1] ([3, H, W] floats) as an 8-bit PNG, written to a temporary name first.</summary>
+    static void WritePng(string path, float[] pixels, int height, int width)
+    {
+        var unit = new float[pixels.Length];
+        for (int i = 0; i < unit.Length; i++) unit[i] = pixels[i] / 2 + 0.5f;
+        using var t = Tensor.FromArray(unit, pixels.Length / (height * width), height, width);
+        string tmp = path + ".tmp";
+        Png.Write(tmp, Image.FromTensor01(t));
+        File.Move(tmp, path, overwrite: true);
+    }
+}

@@ -1,0 +1,81 @@
+using System.Text.Json.Nodes;
+using Deja.Cli.Tests.Support;
+
+namespace Deja.Cli.Tests;
+
+/// <summary>`deja mitigate` end to end: rows per prompt and generation with the losses and scores,
+/// readable images, resuming, refusing a changed run, bad input refused with one line.</summary>
+public class MitigateCommandTests
+{
+    static JsonObject[] Rows(string dir) =>
+        File.ReadAllLines(Path.Combine(dir, "out", "mitigate.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToArray();
+
+    [Fact]
+    public void PromptMitigationWritesARowPerGenerationAndResumes()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("prompts.txt"), ["a cat on a mat", "an astronaut riding a horse"]);
+        string[] args = ["mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompts", "prompts.txt", "--n", "2", "--steps", "4",
+            "--iterations", "2", "--out", "out"];
+        var r = Support.Deja.Run(dir.Path, args);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var rows = Rows(dir.Path);
+        Assert.Equal(4, rows.Length);
+        Assert.Equal([0, 0, 1, 1], rows.Select(o => (int)o["index"]!));
+        Assert.Equal([0, 1, 0, 1], rows.Select(o => (int)o["generation"]!));
+        Assert.Equal([0L, 0L, 1L, 1L], rows.Select(o => (long)o["seed"]!)); // Wen's policy: prompt index + seed 0
+        foreach (var row in rows)
+        {
+            Assert.Equal("prompt", (string)row["method"]!);
+            Assert.Equal(2, row["losses"]!.AsArray().Count);
+            Assert.Equal(2, (int)row["updates"]!);
+            Assert.True(row["score_before"] is not null && row["score_after"] is not null);
+            Assert.True(File.Exists(Path.Combine(dir.Path, "out", (string)row["image"]!)));
+        }
+        Assert.NotEqual((double)rows[0]["score_before"]!, (double)rows[0]["score_after"]!);
+
+        var again = Support.Deja.Run(dir.Path, args);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("resuming after 2", again.Error);
+        Assert.Equal(4, Rows(dir.Path).Length);
+
+        var changed = Support.Deja.Run(dir.Path, [.. args, "--lr", "0.1"]);
+        Assert.Equal(1, changed.ExitCode);
+        Assert.Contains("other parameters", changed.Error);
+    }
+
+    [Fact]
+    public void RandomTokensRecordTheChangedPromptAndNoneEqualsPlainGeneration()
+    {
+        using var dir = new TempDir();
+        var r = Support.Deja.Run(dir.Path, "mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompt", "a red apple", "--n", "1",
+            "--steps", "3", "--method", "random-tokens", "--repeat", "2", "--out", "out", "--json");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var row = Rows(dir.Path).Single();
+        var changedPrompt = (string)row["changed_prompt"]!;
+        Assert.Equal(5, changedPrompt.Split(' ').Length);
+        Assert.Empty(row["losses"]!.AsArray());
+        Assert.Contains("\"changed_prompt\"", r.Out);
+
+        var none = Support.Deja.Run(dir.Path, "mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompt", "a red apple", "--n", "1",
+            "--steps", "3", "--method", "none", "--out", "plain");
+        Assert.True(none.ExitCode == 0, none.ToString());
+        var plain = JsonNode.Parse(File.ReadAllLines(Path.Combine(dir.Path, "plain", "mitigate.jsonl")).Single())!.AsObject();
+        Assert.Equal((double)plain["score_before"]!, (double)plain["score_after"]!);
+        Assert.True(plain["changed_prompt"] is null);
+    }
+
+    [Theory]
+    [InlineData("--n", "0", "--n must be at least 1")]
+    [InlineData("--lr", "-1", "learning rate")]
+    [InlineData("--method", "magic", "unknown method")]
+    [InlineData("--kind", "shuffle", "random-token kind")]
+    public void BadInputIsRefusedWithOneLine(string option, string value, string message)
+    {
+        using var dir = new TempDir();
+        var r = Support.Deja.Run(dir.Path, "mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompt", "a cat", "--out", "out", option, value);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(message, r.Error);
+        Assert.False(File.Exists(Path.Combine(dir.Path, "out", "mitigate.jsonl")));
+    }
+}
