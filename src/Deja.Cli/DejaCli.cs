@@ -22,6 +22,7 @@ public static class DejaCli
         root.Subcommands.Add(LocalizeCommand.Create());
         root.Subcommands.Add(EvalLocalizeCommand.Create());
         root.Subcommands.Add(MitigateCommand.Create());
+        root.Subcommands.Add(JudgeCommand.Create());
         FiniteNumbers.RequireEverywhere(root);
         return root;
     }
