@@ -65,11 +65,28 @@ public class MitigateCommandTests
         Assert.True(plain["changed_prompt"] is null);
     }
 
+    [Fact]
+    public void SailReplacesTheNoiseAndRecordsTheAcceptedLosses()
+    {
+        using var dir = new TempDir();
+        var r = Support.Deja.Run(dir.Path, "mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompt", "a red apple", "--n", "2",
+            "--steps", "3", "--method", "sail", "--budget", "2", "--sail-steps", "2", "--max-rounds", "1", "--accept-threshold", "-1000", "--out", "out");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var rows = Rows(dir.Path);
+        Assert.Equal(2, rows.Length);
+        Assert.Equal("sail", (string)rows[0]["method"]!);
+        Assert.Equal(2, rows[0]["losses"]!.AsArray().Count);
+        Assert.False((bool)rows[0]["stop_criterion_met"]!); // never accepted: the fallback filled both slots
+        Assert.Equal(-1000.0, (double)rows[0]["parameters"]!["sail"]!["accept_threshold"]!);
+    }
+
     [Theory]
     [InlineData("--n", "0", "--n must be at least 1")]
     [InlineData("--lr", "-1", "learning rate")]
     [InlineData("--method", "magic", "unknown method")]
     [InlineData("--kind", "shuffle", "random-token kind")]
+    [InlineData("--budget", "0", "--budget must be at least 1")]
+    [InlineData("--method", "prompt-anisotropy", "not built yet")]
     public void BadInputIsRefusedWithOneLine(string option, string value, string message)
     {
         using var dir = new TempDir();
