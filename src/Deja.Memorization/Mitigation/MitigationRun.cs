@@ -1,3 +1,4 @@
+using Deja.Diffusion.Text;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Deja.Memorization.Detection;
