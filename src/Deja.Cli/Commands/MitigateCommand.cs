@@ -54,7 +54,7 @@ public static class MitigateCommand
         var faithful = new Option<bool>("--faithful-code") { Description = "sail: the reference code's behaviour (stale direction, SD1 sign +Δε, seeds reused in rounds 1–2 of three: duplicate latents)" };
         var noScore = new Option<bool>("--no-score") { Description = "Skip the anisotropy score before and after (2 model calls each)" };
         var json = new Option<bool>("--json") { Description = "Also print every row on stdout" };
-        var cmd = new Command("mitigate", "Generate without copying: mitigate memorization per prompt and generate (Wen et al.'s prompt-embedding optimization, random tokens)\n\n" +
+        var cmd = new Command("mitigate", "Generate without copying: mitigate memorization per prompt and generate (Wen et al.'s prompt-embedding optimization and random tokens, Asthana's prompt adaptation, Jeon et al.'s SAIL)\n\n" +
             "Example: deja mitigate --prompts data/benchmarks/deja-mini/memorized.txt --limit 4 --method prompt --out mitigated")
         {
             model, prompts, prompt, method, output, n, seed, policy, latents, latentsPerPrompt, steps, guidance, family, limit,
