@@ -65,11 +65,28 @@ public class MitigateCommandTests
         Assert.True(plain["changed_prompt"] is null);
     }
 
+    [Fact]
+    public void SailReplacesTheNoiseAndRecordsTheAcceptedLosses()
+    {
+        using var dir = new TempDir();
+        var r = Support.Deja.Run(dir.Path, "mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompt", "a red apple", "--n", "2",
+            "--steps", "3", "--method", "sail", "--budget", "2", "--sail-steps", "2", "--max-rounds", "1", "--accept-threshold", "-1000", "--out", "out");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var rows = Rows(dir.Path);
+        Assert.Equal(2, rows.Length);
+        Assert.Equal("sail", (string)rows[0]["method"]!);
+        Assert.Equal(2, rows[0]["losses"]!.AsArray().Count);
+        Assert.False((bool)rows[0]["stop_criterion_met"]!); // never accepted: the fallback filled both slots
+        Assert.Equal(-1000.0, (double)rows[0]["parameters"]!["sail"]!["accept_threshold"]!);
+    }
+
     [Theory]
     [InlineData("--n", "0", "--n must be at least 1")]
     [InlineData("--lr", "-1", "learning rate")]
     [InlineData("--method", "magic", "unknown method")]
     [InlineData("--kind", "shuffle", "random-token kind")]
+    [InlineData("--budget", "0", "--budget must be at least 1")]
+    [InlineData("--sail-steps", "0", "--sail-steps must be at least 1")]
     public void BadInputIsRefusedWithOneLine(string option, string value, string message)
     {
         using var dir = new TempDir();
@@ -77,5 +94,45 @@ public class MitigateCommandTests
         Assert.Equal(1, r.ExitCode);
         Assert.Contains(message, r.Error);
         Assert.False(File.Exists(Path.Combine(dir.Path, "out", "mitigate.jsonl")));
+    }
+}
+
+/// <summary>`deja generate --mitigate/--guard`: mitigation on the generation's own noise, the guard's
+/// verdict on both sides of its threshold, and the refusals.</summary>
+public class GuardedGenerateTests
+{
+    [Fact]
+    public void TheGuardMitigatesOnlyAboveItsThresholdAndOtherwiseGeneratesPlainly()
+    {
+        using var dir = new TempDir();
+        string[] common = ["generate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompt", "a red apple", "--seed", "3", "--steps", "4"];
+        var plain = Support.Deja.Run(dir.Path, [.. common, "--out", "plain.png"]);
+        Assert.True(plain.ExitCode == 0, plain.ToString());
+        var passed = Support.Deja.Run(dir.Path, [.. common, "--out", "passed.png", "--guard", "--guard-threshold", "1e9"]);
+        Assert.True(passed.ExitCode == 0, passed.ToString());
+        Assert.Contains("not flagged", passed.Out);
+        var flagged = Support.Deja.Run(dir.Path, [.. common, "--out", "flagged.png", "--guard", "--guard-threshold", "-1e9", "--mitigate", "prompt"]);
+        Assert.True(flagged.ExitCode == 0, flagged.ToString());
+        Assert.Contains("flagged, mitigated with prompt", flagged.Out);
+
+        var a = global::Deja.Diffusion.Images.Png.Read(dir.File("plain.png")).Pixels;
+        var b = global::Deja.Diffusion.Images.Png.Read(dir.File("passed.png")).Pixels;
+        var c = global::Deja.Diffusion.Images.Png.Read(dir.File("flagged.png")).Pixels;
+        Assert.True(a.Zip(b).All(p => Math.Abs(p.First - p.Second) <= 1), "an unflagged prompt is generated as plain generate does (within rounding)");
+        Assert.True(a.Zip(c).Count(p => p.First != p.Second) > a.Length / 10, "a flagged prompt's image changes");
+    }
+
+    [Theory]
+    [InlineData(new[] { "--guard" }, "needs one threshold")]
+    [InlineData(new[] { "--guard-threshold", "1" }, "belong to --guard")]
+    [InlineData(new[] { "--mitigate", "prompt", "--eta", "0.5" }, "--eta cannot be combined")]
+    [InlineData(new[] { "--mitigate", "magic" }, "unknown method")]
+    public void BadGuardOptionsAreRefusedWithOneLine(string[] extra, string message)
+    {
+        using var dir = new TempDir();
+        var r = Support.Deja.Run(dir.Path, ["generate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompt", "a cat", "--seed", "1", "--out", "x.png", .. extra]);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains(message, r.Error);
+        Assert.False(File.Exists(dir.File("x.png")));
     }
 }

@@ -1,9 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Deja.Diffusion.Pipelines;
-using Deja.Diffusion.Text;
 using Deja.Memorization.Detection;
 using Deja.Memorization.Evaluation;
 using Deja.Memorization.Models;
@@ -21,80 +19,33 @@ public static class DetectCommand
     {
         var model = new Option<string?>("--model") { Description = "Pipeline folder (diffusers layout), or analytic[:SEED] for the analytic Gaussian-mixture demo model (default, with no --prompts: the bundled deja-mini and its benchmark)" };
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file: one prompt per line, or JSONL with a prompt/caption field (default for the analytic model: all its conditions)" };
-        var method = new Option<string>("--method") { Description = "anisotropy, magnitude, sharpness, bright-ending (Bright Ending's masked magnitude: a whole 50-step trajectory), a comma-separated list, or all (the first three)", DefaultValueFactory = _ => "anisotropy" };
-        var n = new Option<int>("--n") { Description = "Noise draws (generations) per prompt", DefaultValueFactory = _ => 1 };
-        var seed = new Option<long>("--seed") { Description = "Seed of the initial noise (Asthana's script: 51; Jeon: 42; Wen: offset 0 with --seed-policy index)", DefaultValueFactory = _ => 51 };
-        var policy = new Option<string>("--seed-policy") { Description = "same: one seed for every prompt (prompt-order invariant); index: seed = prompt index + --seed", DefaultValueFactory = _ => "same" };
-        var latents = new Option<string?>("--latents") { Description = "safetensors file with x_T: [n,C,H,W] for all prompts, or [prompts,n,C,H,W] one row per prompt" };
-        var latentsPerPrompt = new Option<bool>("--latents-per-prompt") { Description = "Read a 4-D --latents tensor as [prompts,C,H,W] (n = 1) instead of [n,C,H,W]" };
-        var batch = new Option<int>("--batch") { Description = "Prompts per model call", DefaultValueFactory = _ => 8 };
         var output = new Option<string?>("--out") { Description = "JSONL scores file (appended to; rows already there are skipped); in benchmark mode a folder (default deja-mini-detect)" };
-        var family = new Option<string?>("--family") { Description = "Model family for the published hyperparameters: sd1, sd2 (768-v) or rv (default: sd2 for v-prediction, else sd1)" };
-        var imageSize = new Option<int?>("--image-size") { Description = "Image side in pixels (default: the UNet's sample_size × 8)" };
-        var limit = new Option<int?>("--limit") { Description = "Score only the first N prompts of the file" };
-        // anisotropy
-        var tNorm = new Option<int>("--t-norm-index") { Description = "anisotropy: index of t_N in the 50 DDIM timesteps (0 → 981)", DefaultValueFactory = _ => 0 };
-        var tCos = new Option<int>("--t-cosine-index") { Description = "anisotropy: index of t_C (−3 → 41; −1 → 1 as an earlier code revision)", DefaultValueFactory = _ => -3 };
-        var mode = new Option<string>("--mode") { Description = "anisotropy cosine: \"x,c|x\" cos(u, c−u), \"x,x|c\" cos(c, u), \"x|c,c|x\" cos(c, c−u)", DefaultValueFactory = _ => "x,c|x" };
-        var gammaNorm = new Option<double?>("--gamma-norm") { Description = "anisotropy γ₁ (default per family: sd1 1, sd2 1, rv 2)" };
-        var gammaCos = new Option<double?>("--gamma-cosine") { Description = "anisotropy γ₂ (default per family: sd1 2, sd2 0.1, rv 1)" };
-        var scaling = new Option<string>("--scaling") { Description = "v-models: code (the reference code's √ᾱ/σ² factor and raw-v cosine; the γ were tuned with it) or epsilon", DefaultValueFactory = _ => "code" };
-        var bf16 = new Option<bool>("--bf16") { Description = "Round the stored terms to bfloat16 like the reference code (parity only)" };
-        // magnitude
-        var start = new Option<int>("--steps-start") { Description = "magnitude: first DDIM step of the averaged window", DefaultValueFactory = _ => 0 };
-        var end = new Option<int>("--steps-end") { Description = "magnitude: end (exclusive) of the window; 1 = first step on pure noise, 50 = Wen's notebook", DefaultValueFactory = _ => 1 };
-        var guidance = new Option<double>("--guidance") { Description = "magnitude, bright-ending: guidance scale of the sampling trajectory", DefaultValueFactory = _ => 7.5 };
-        // sharpness
-        var jvp = new Option<string>("--jvp") { Description = "sharpness: fd (central finite differences, any model) or autograd (double backward; needs a twice-differentiable model)", DefaultValueFactory = _ => "fd" };
-        var fdStep = new Option<double>("--fd-step") { Description = "sharpness: finite-difference step in latent units", DefaultValueFactory = _ => 1e-2 };
+        var calibration = new Option<string?>("--calibration") { Description = "Calibration file from deja calibrate (same model, method and options): adds \"flagged\" (score > threshold) and the threshold to every row, and counts the flagged prompts" };
+        var options = new DetectOptions();
 
-        var cmd = new Command("detect", "Score prompts for memorization (anisotropy, magnitude, sharpness, bright-ending)")
+        var cmd = new Command("detect", "Score prompts for memorization (anisotropy, magnitude, sharpness, bright-ending)\n\n" +
+            "Example: deja detect --model data/models/deja-mini --prompts data/benchmarks/deja-mini/memorized.txt --calibration calibration.json --out mem.jsonl")
         {
-            model, prompts, method, n, seed, policy, latents, latentsPerPrompt, batch, output, family, imageSize, limit,
-            tNorm, tCos, mode, gammaNorm, gammaCos, scaling, bf16, start, end, guidance, jvp, fdStep,
+            model, prompts,
         };
+        options.AddTo(cmd);
+        cmd.Options.Add(output);
+        cmd.Options.Add(calibration);
         cmd.SetAction(pr =>
         {
-            var scale = ParseScaling(pr.GetValue(scaling)!);
-            var detectors = DetectorOptions.ParseMethods(pr.GetValue(method)!).Select(m => (IMemorizationDetector)(m switch
-            {
-                "anisotropy" => new AnisotropyDetector
-                {
-                    NormStepIndex = pr.GetValue(tNorm), CosineStepIndex = pr.GetValue(tCos), Mode = AnisotropyDetector.ParseMode(pr.GetValue(mode)!),
-                    NormWeight = pr.GetValue(gammaNorm), CosineWeight = pr.GetValue(gammaCos), Scaling = scale, RoundToBf16 = pr.GetValue(bf16),
-                },
-                "magnitude" => new MagnitudeDetector { Start = pr.GetValue(start), End = pr.GetValue(end), Guidance = pr.GetValue(guidance) },
-                "bright-ending" => new BrightEndingDetector { Guidance = pr.GetValue(guidance) },
-                _ => new SharpnessDetector
-                {
-                    Jvp = ParseJvp(pr.GetValue(jvp)!), Step = pr.GetValue(fdStep), RoundToBf16 = pr.GetValue(bf16),
-                    Scaling = pr.GetResult(scaling) is { Implicit: false } ? scale : ScoreScaling.Epsilon,
-                },
-            })).ToArray();
-            var policyValue = DetectorOptions.ParsePolicy(pr.GetValue(policy)!);
+            var settings = options.Read(pr);
             if (pr.GetValue(model) is null && pr.GetValue(prompts) is null)
-                return RunBenchmark(detectors, pr.GetValue(n), pr.GetValue(seed), policyValue, pr.GetValue(batch), pr.GetValue(output));
+            {
+                if (pr.GetValue(calibration) is not null)
+                    throw new ArgumentException("--calibration needs --model and --prompts (the benchmark mode scores both prompt lists and evaluates them instead)");
+                return RunBenchmark(settings, pr.GetValue(output));
+            }
             if (pr.GetValue(model) is null) throw new ArgumentException("--model is required with --prompts (without both, deja detect runs the bundled deja-mini benchmark)");
             if (pr.GetValue(output) is null) throw new ArgumentException("--out is required: the JSONL file to write the scores to");
-            return Run(pr.GetValue(model)!, pr.GetValue(prompts), detectors, pr.GetValue(n), pr.GetValue(seed), policyValue,
-                pr.GetValue(latents), pr.GetValue(latentsPerPrompt), pr.GetValue(batch), pr.GetValue(output)!, pr.GetValue(family), pr.GetValue(imageSize), pr.GetValue(limit));
+            return Run(pr.GetValue(model)!, pr.GetValue(prompts), settings, pr.GetValue(output)!, pr.GetValue(calibration));
         });
         return cmd;
     }
-
-    static ScoreScaling ParseScaling(string s) => s.Trim().ToLowerInvariant() switch
-    {
-        "code" => ScoreScaling.Code,
-        "epsilon" or "eps" => ScoreScaling.Epsilon,
-        _ => throw new ArgumentException($"--scaling must be code or epsilon, got '{s}'"),
-    };
-
-    static JvpMethod ParseJvp(string s) => s.Trim().ToLowerInvariant() switch
-    {
-        "fd" => JvpMethod.FiniteDifference,
-        "autograd" => JvpMethod.Autograd,
-        _ => throw new ArgumentException($"--jvp must be fd or autograd, got '{s}'"),
-    };
 
     /// <summary>Opens --model: a pipeline folder, or "analytic[:SEED]".</summary>
     internal static IDiffusionModelView OpenModel(string spec, string? family, int? imageSize)
@@ -112,39 +63,23 @@ public static class DetectCommand
         return new StableDiffusionView(StableDiffusionPipeline.Load(spec), fam, imageSize);
     }
 
-    static int Run(string modelSpec, string? promptPath, IMemorizationDetector[] detectors, int n, long seed, SeedPolicy policy,
-        string? latentsPath, bool latentsPerPrompt, int batchSize, string outPath, string? family, int? imageSize, int? limit)
+    static int Run(string modelSpec, string? promptPath, DetectSettings settings, string outPath, string? calibrationPath)
     {
-        if (batchSize < 1) throw new ArgumentException($"--batch must be at least 1, got {batchSize}");
-        if (n < 1) throw new ArgumentException($"--n must be at least 1, got {n}");
-        if (limit is < 1) throw new ArgumentException($"--limit must be at least 1, got {limit}");
-        if (latentsPath is not null && n != 1) throw new ArgumentException("--n is taken from the --latents file; do not give both");
+        settings.Validate();
         OutputPath.CheckFile(outPath, "--out", OutputUse.Append);
+        // Read before the model loads: a missing or corrupt calibration file stops the run at once.
+        var calibration = calibrationPath is null ? null : Calibration.Load(calibrationPath);
 
         var clock = Stopwatch.StartNew();
-        var view = OpenModel(modelSpec, family, imageSize);
-        List<string> allPrompts;
-        if (promptPath is not null)
-        {
-            var file = PromptFile.Read(promptPath);
-            if (file.BlankLines.Count > 0)
-                Console.Error.WriteLine($"deja detect: skipped {file.BlankLines.Count} blank line(s) of {promptPath} (line {string.Join(", ", file.BlankLines.Take(5))}{(file.BlankLines.Count > 5 ? ", ..." : "")})");
-            allPrompts = file.Prompts.Select(p => p.Text).ToList();
-        }
-        else if (view is GaussianMixtureModel analytic) allPrompts = analytic.Conditions.Select(c => c.Prompt).ToList();
-        else throw new ArgumentException("--prompts is required for a Stable Diffusion model");
-        var prompts = limit is { } l && l < allPrompts.Count ? allPrompts.Take(l).ToList() : allPrompts;
-
-        var noise = latentsPath is not null
-            ? InitialNoise.FromFile(latentsPath, view.LatentShape, prompts.Count, latentsPerPrompt)
-            : InitialNoise.Seeded(view.LatentShape, n, seed, policy);
-        var run = new DetectionRun { Model = view, Detectors = detectors, Noise = noise, BatchSize = batchSize };
-        var modelJson = new JsonObject { ["id"] = view.Id, ["name"] = view.Name, ["family"] = view.Family.Name(), ["prediction"] = view.Scheduler.Prediction.ToString() }.ToJsonString();
-        var paramsJson = run.Parameters().ToJsonString();
+        var setup = DetectSetup.Open("detect", modelSpec, promptPath, settings);
+        var (view, allPrompts, prompts, noise, run) = (setup.View, setup.AllPrompts, setup.Prompts, setup.Noise, setup.Run);
+        calibration?.Check(setup.ModelJson, run.Method, setup.ParamsJson);
+        // Rows flagged with another threshold, or not flagged at all, must not mix with this run's.
+        if (File.Exists(outPath)) Calibration.CheckExistingRows(ScoresFile.Read(outPath), calibration, outPath);
 
         var folder = Path.GetDirectoryName(Path.GetFullPath(outPath))!;
         Directory.CreateDirectory(folder); // checked above: its nearest existing parent takes files
-        using var writer = ScoresFile.OpenForAppend(outPath, view.Id, run.Method, paramsJson);
+        using var writer = ScoresFile.OpenForAppend(outPath, view.Id, run.Method, setup.ParamsJson);
         if (writer.DroppedBytes > 0)
             Console.Error.WriteLine($"deja detect: {outPath} ended in a partial line ({writer.DroppedBytes} bytes, from an interrupted run); it was cut off");
         var plan = ScoresResume.Plan(writer.ExistingKeys, allPrompts, prompts.Count, outPath, promptPath ?? modelSpec);
@@ -153,8 +88,14 @@ public static class DetectCommand
         string beyond = plan.BeyondLimit > 0 ? $" (and {plan.BeyondLimit} beyond --limit {prompts.Count}, kept)" : "";
         Console.Error.WriteLine($"deja detect: {view.Name} ({view.Family.Name()}, id {view.Id}), {run.Method}, {prompts.Count} prompts" +
             (done.Count > 0 || plan.BeyondLimit > 0 ? $", {done.Count} already in {outPath}{beyond}, {todo} to score" : "") +
-            $", n = {noise.Generations}, batch {batchSize}, loaded in {clock.Elapsed.TotalSeconds:F1} s");
-        if (todo == 0) { Console.Error.WriteLine($"deja detect: nothing to do; {outPath} has every prompt's row"); return ExitCodes.Ok; }
+            $", n = {noise.Generations}, batch {settings.Batch}, loaded in {clock.Elapsed.TotalSeconds:F1} s" +
+            (calibration is null ? "" : $", flagging {calibration.Column} > {Threshold(calibration)} ({calibrationPath})"));
+        if (todo == 0)
+        {
+            Console.Error.WriteLine($"deja detect: nothing to do; {outPath} has every prompt's row");
+            if (calibration is not null) PrintFlagged(calibration, ScoresFile.Read(outPath), outPath);
+            return ExitCodes.Ok;
+        }
 
         var progress = new Progress("detect", todo);
         int scored = 0, truncated = 0;
@@ -163,12 +104,7 @@ public static class DetectCommand
         foreach (var batch in run.Run(prompts, done))
         {
             var (rows, nonFinite) = NonFiniteScores.Split(batch);
-            var scoreRows = rows.Select(r => new ScoreRow
-            {
-                Index = r.Index, Prompt = r.Prompt, Method = run.Method, Scores = new OrderedDictionary<string, double>(r.Scores),
-                Tokens = r.Tokens, Truncated = r.Truncated, ParamsJson = paramsJson, ModelJson = modelJson,
-            }).ToList();
-            writer.AppendBatch(scoreRows);
+            writer.AppendBatch([.. rows.Select(r => setup.ToRow(r, calibration?.RowMembers(r.Scores) ?? "{}"))]);
             if (nonFinite is not null) throw NonFiniteScores.Error(nonFinite, outPath, writer.Done.Count);
             scored += rows.Count;
             truncated += rows.Count(r => r.Truncated);
@@ -184,9 +120,23 @@ public static class DetectCommand
         Console.Error.WriteLine($"deja detect: wrote {scored} rows to {outPath} in {work.Elapsed.TotalSeconds:F1} s ({work.Elapsed.TotalSeconds / Math.Max(scored, 1):F2} s/prompt)");
         if (truncated > 0)
             Console.Error.WriteLine($"deja detect: {truncated} prompt(s) were longer than the text encoder's {77} tokens and were truncated (\"truncated\": true in their rows)");
+        if (calibration is not null) PrintFlagged(calibration, ScoresFile.Read(outPath), outPath);
         if (view is GaussianMixtureModel truth) PrintAnalyticSummary(truth, ScoresFile.Read(outPath));
         return ExitCodes.Ok;
     }
+
+    /// <summary>How many rows of the file the calibrated threshold flags (all of them carry "flagged": see <see cref="Calibration.CheckExistingRows"/>).</summary>
+    static void PrintFlagged(Calibration calibration, IReadOnlyList<ScoreRow> rows, string outPath)
+    {
+        int flagged = rows.Count(r => Calibration.Flagged(r) == true);
+        Console.WriteLine($"flagged {flagged} of {rows.Count} prompts in {outPath}: {calibration.Column} > {Threshold(calibration)} " +
+            $"(calibrated on {calibration.Negatives} negatives: FPR {Number(calibration.AchievedFpr)} ≤ {Number(calibration.TargetFpr)})");
+    }
+
+    internal static string Number(double x) => x.ToString("G6", CultureInfo.InvariantCulture);
+
+    /// <summary>The threshold in full (round-trip) precision: a score printed as equal to it must compare as the rule says.</summary>
+    internal static string Threshold(Calibration c) => c.Threshold.ToString("R", CultureInfo.InvariantCulture);
 
     /// <summary>The repository's data/ folder (bundled model and benchmark), searched upwards from the binary and the working directory.</summary>
     internal static string? DataFolder(string relative)
@@ -204,7 +154,7 @@ public static class DetectCommand
     /// `deja detect` with neither --model nor --prompts: the bundled deja-mini model on its benchmark
     /// (memorized vs non-memorized captions measured by deja replicate), then the evaluation table.
     /// </summary>
-    static int RunBenchmark(IMemorizationDetector[] detectors, int n, long seed, SeedPolicy policy, int batch, string? givenOutDir)
+    static int RunBenchmark(DetectSettings settings, string? givenOutDir)
     {
         var outDir = givenOutDir ?? "deja-mini-detect";
         // Checked first: bare `deja detect` run from a folder that takes no files must say so, not crash.
@@ -214,12 +164,13 @@ public static class DetectCommand
         var bench = DataFolder(Path.Combine("benchmarks", "deja-mini"))
             ?? throw new ArgumentException("the bundled benchmark data/benchmarks/deja-mini was not found");
         Directory.CreateDirectory(outDir);
-        string method = string.Join("+", detectors.Select(d => d.Method));
+        string method = string.Join("+", settings.Detectors.Select(d => d.Method));
         string mem = Path.Combine(outDir, $"memorized.{method}.jsonl"), nonmem = Path.Combine(outDir, $"nonmemorized.{method}.jsonl");
         Console.Error.WriteLine($"deja detect: benchmark mode — {model} on {bench} (memorized.txt vs nonmemorized.txt), scores in {outDir}/");
         foreach (var (prompts, scores) in new[] { ("memorized.txt", mem), ("nonmemorized.txt", nonmem) })
         {
-            int code = Run(model, Path.Combine(bench, prompts), detectors, n, seed, policy, null, false, batch, scores, null, null, null);
+            // Only the methods, the noise and the batch apply here: the benchmark's prompt lists are scored whole, at the model's size.
+            int code = Run(model, Path.Combine(bench, prompts), settings with { Latents = null, LatentsPerPrompt = false, Family = null, ImageSize = null, Limit = null }, scores, null);
             if (code != ExitCodes.Ok) return code; // interrupted: the next run resumes both files
         }
         var report = ScoreEvaluation.Evaluate(ScoresFile.Read(mem), ScoresFile.Read(nonmem));

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Text;
 using Deja.Memorization.Localization;
 using Deja.Tensors;
 
@@ -68,32 +67,10 @@ public static class EvalLocalizeCommand
         {
             var inputs = new Dictionary<string, string> { ["maps"] = mapsDir };
             if (benchmarkDir is not null) inputs["benchmark"] = benchmarkDir; else inputs["masks"] = masksFile!;
-            WriteAtomically(jsonPath, LocalizationReportFormat.Json(report, inputs, truth.Skipped, notes));
+            AtomicFile.WriteAllText(jsonPath, LocalizationReportFormat.Json(report, inputs, truth.Skipped, notes));
         }
         Console.Write(LocalizationReportFormat.Table(report, truth.Skipped, notes));
         if (jsonPath is not null) Console.WriteLine($"JSON: {jsonPath}");
         return ExitCodes.Ok;
-    }
-
-    /// <summary>Writes to a temporary file beside the target and renames it over the target, so a reader
-    /// never sees a partial report under the final name, and a failed run leaves no new file.</summary>
-    static void WriteAtomically(string path, string text)
-    {
-        var full = Path.GetFullPath(path);
-        var temp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(new UTF8Encoding(false).GetBytes(text));
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
     }
 }

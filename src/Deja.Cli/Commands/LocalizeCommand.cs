@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json.Nodes;
 using Deja.Diffusion.Text;
 using Deja.Memorization.Detection;
 using Deja.Memorization.Localization;
@@ -127,7 +126,7 @@ public static class LocalizeCommand
             }
         }
 
-        var modelJson = new JsonObject { ["id"] = view.Id, ["name"] = view.Name, ["family"] = view.Family.Name(), ["prediction"] = view.Scheduler.Prediction.ToString() };
+        var modelJson = view.Identity();
         using var output = new LocalizeOutput(r.Out, modelJson, run.Parameters()) { WritePngs = !r.NoPng };
         var todo = jobs.Where(j => !output.IsDone(j.Index, j.Prompt)).ToList();
         Console.Error.WriteLine($"deja localize: {view.Name} (id {view.Id}){(badView is null ? "" : $", θ̃ = {badView.Name}")}, maps {string.Join(", ", mapList)}, " +

@@ -21,7 +21,7 @@ public static class MitigateCommand
         var model = new Option<string?>("--model") { Description = "Pipeline folder (diffusers layout; default: the bundled deja-mini)" };
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file: one prompt per line, or JSONL with a prompt/caption field" };
         var prompt = new Option<string?>("--prompt") { Description = "One prompt (instead of --prompts)" };
-        var method = new Option<string>("--method") { Description = "prompt (Wen et al.'s embedding optimization), random-tokens (Wen's baseline), or none (plain generation)", DefaultValueFactory = _ => "prompt" };
+        var method = new Option<string>("--method") { Description = "prompt (Wen et al.'s embedding optimization), random-tokens (Wen's baseline), sail (Jeon et al.'s initial-noise optimization), prompt-anisotropy (Asthana's prompt adaptation, reconstructed: the same optimizer on the anisotropy score), or none (plain generation)", DefaultValueFactory = _ => "prompt" };
         var output = new Option<string>("--out") { Description = "Folder for images/ and mitigate.jsonl (resumed when it holds rows of the same run)", Required = true };
         var n = new Option<int>("--n") { Description = "Generations per prompt", DefaultValueFactory = _ => 4 };
         var seed = new Option<long>("--seed") { Description = "Seed of the initial noise (Wen: prompt index + seed, offset 0)", DefaultValueFactory = _ => 0 };
@@ -43,13 +43,22 @@ public static class MitigateCommand
         var kind = new Option<string>("--kind") { Description = "random-tokens: rand_word_add, rand_numb_add or rand_word_repeat", DefaultValueFactory = _ => "rand_word_add" };
         var repeat = new Option<int>("--repeat") { Description = "random-tokens: words inserted (Wen: 4 at inference)", DefaultValueFactory = _ => 4 };
         var tokenSeed = new Option<long>("--token-seed") { Description = "random-tokens: seed of the draws (prompt i: seed + i)", DefaultValueFactory = _ => 0 };
+        // prompt-anisotropy
+        var stop = new Option<double?>("--stop-threshold") { Description = "prompt-anisotropy: stop once the anisotropy score ≤ this (e.g. the detection threshold of deja calibrate); default none: all iterations" };
+        // sail
+        var threshold = new Option<double?>("--accept-threshold") { Description = "sail: ℓ_thres, accept a candidate once its loss ≤ this (default 8.2, tuned for SD1 only; the bundled deja-mini: its own measured value, see the README)" };
+        var budget = new Option<int>("--budget") { Description = "sail: candidates optimized at once (B)", DefaultValueFactory = _ => 8 };
+        var sailSteps = new Option<int>("--sail-steps") { Description = "sail: Adam steps per round", DefaultValueFactory = _ => 10 };
+        var maxRounds = new Option<int>("--max-rounds") { Description = "sail: most rounds; then the lowest-loss candidates fill the rest (the reference has no cap)", DefaultValueFactory = _ => 30 };
+        var lambda = new Option<double?>("--lambda") { Description = "sail: gaussianity weight λ (default 0.05 for SD1, 0.01 for SD2)" };
+        var faithful = new Option<bool>("--faithful-code") { Description = "sail: the reference code's behaviour (stale direction, SD1 sign +Δε, seeds reused in rounds 1–2 of three: duplicate latents)" };
         var noScore = new Option<bool>("--no-score") { Description = "Skip the anisotropy score before and after (2 model calls each)" };
         var json = new Option<bool>("--json") { Description = "Also print every row on stdout" };
-        var cmd = new Command("mitigate", "Generate without copying: mitigate memorization per prompt and generate (Wen et al.'s prompt-embedding optimization, random tokens)\n\n" +
+        var cmd = new Command("mitigate", "Generate without copying: mitigate memorization per prompt and generate (Wen et al.'s prompt-embedding optimization and random tokens, Asthana's prompt adaptation, Jeon et al.'s SAIL)\n\n" +
             "Example: deja mitigate --prompts data/benchmarks/deja-mini/memorized.txt --limit 4 --method prompt --out mitigated")
         {
             model, prompts, prompt, method, output, n, seed, policy, latents, latentsPerPrompt, steps, guidance, family, limit,
-            lr, decay, iterations, target, ball, alpha, kind, repeat, tokenSeed, noScore, json,
+            lr, decay, iterations, target, ball, alpha, kind, repeat, tokenSeed, stop, threshold, budget, sailSteps, maxRounds, lambda, faithful, noScore, json,
         };
         cmd.SetAction(pr =>
         {
@@ -65,7 +74,7 @@ public static class MitigateCommand
             var optimization = new PromptEmbeddingOptimization
             {
                 LearningRate = pr.GetValue(lr), WeightDecay = pr.GetValue(decay), Iterations = pr.GetValue(iterations),
-                TargetLoss = pr.GetValue(target), EpsilonBall = pr.GetValue(ball), Alpha = pr.GetValue(alpha), Steps = pr.GetValue(steps),
+                TargetLoss = methodValue == MitigationMethod.PromptAnisotropy ? pr.GetValue(stop) : pr.GetValue(target), EpsilonBall = pr.GetValue(ball), Alpha = pr.GetValue(alpha), Steps = pr.GetValue(steps),
             };
             var tokens = new RandomTokenAugmentation { Kind = RandomTokenAugmentation.ParseKind(pr.GetValue(kind)!), Repeat = pr.GetValue(repeat) };
             optimization.Validate(); tokens.Validate();
@@ -80,8 +89,15 @@ public static class MitigateCommand
             var noise = pr.GetValue(latents) is { } path
                 ? InitialNoise.FromFile(path, view.LatentShape, list.Count, pr.GetValue(latentsPerPrompt))
                 : InitialNoise.Seeded(view.LatentShape, count, pr.GetValue(seed), DetectorOptions.ParsePolicy(pr.GetValue(policy)!));
+            var sail = new Sail
+            {
+                Threshold = pr.GetValue(threshold) ?? SailDefaults.Threshold(view), LearningRate = pr.GetValue(lr), Budget = pr.GetValue(budget),
+                StepsPerRound = pr.GetValue(sailSteps), MaxRounds = pr.GetValue(maxRounds), Lambda = pr.GetValue(lambda),
+                FaithfulCode = pr.GetValue(faithful), Steps = pr.GetValue(steps),
+            };
             var run = new MitigationRun
             {
+                Sail = sail,
                 Model = view, Noise = noise, Method = methodValue, Prompt = optimization, RandomTokens = tokens,
                 TokenSeed = pr.GetValue(tokenSeed), Steps = pr.GetValue(steps), Guidance = pr.GetValue(guidance),
                 Scorer = pr.GetValue(noScore) ? null : new AnisotropyDetector(),

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Deja.Diffusion.Data;
 using Deja.Diffusion.Pipelines;
 using Deja.Diffusion.Training;
+using Deja.Memorization.Mitigation;
 using Deja.Memorization.Replication;
 using Deja.Tensors;
 
@@ -22,7 +23,7 @@ public static class ReplicateCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "Model folder (diffusers layout)", Required = true };
+        var model = new Option<string?>("--model") { Description = "Model folder (diffusers layout) to generate with" };
         var data = new Option<string>("--data") { Description = "Dataset folder made by deja synth", Required = true };
         var output = new Option<string>("--out") { Description = "Folder for memorized.txt, nonmemorized.txt, replicate.jsonl and masks/", Required = true };
         var n = new Option<int>("--n") { Description = "Generations per caption", DefaultValueFactory = _ => 4 };
@@ -34,22 +35,30 @@ public static class ReplicateCommand
         var templatesPerBrand = new Option<int>("--templates-per-brand") { Description = "Template captions tested per brand", DefaultValueFactory = _ => 10 };
         var heldout = new Option<int>("--heldout") { Description = "Held-out captions tested", DefaultValueFactory = _ => 100 };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out unreadable or missing training images (counted), as deja train --skip-bad does, instead of stopping" };
-        var cmd = new Command("replicate", "Measure which captions a model replicates from its training data")
+        var images = new Option<string?>("--images") { Description = "Measure the images of a `deja mitigate --out` folder (its mitigate.jsonl rows) instead of generating: the same cases, distances and thresholds; --model, --n, --seed, --steps and --guidance are then not used" };
+        var cmd = new Command("replicate", "Measure which captions a model replicates from its training data\n\n" +
+            "Example: deja replicate --model data/models/deja-mini --data synth --out replicate   (or --images mitigated instead of --model)")
         {
-            model, data, output, n, seed, steps, guidance, l2, ssim, templatesPerBrand, heldout, skipBad,
+            model, data, output, n, seed, steps, guidance, l2, ssim, templatesPerBrand, heldout, skipBad, images,
         };
-        cmd.SetAction(pr => Run(pr.GetValue(model)!, pr.GetValue(data)!, pr.GetValue(output)!, pr.GetValue(n), pr.GetValue(seed), pr.GetValue(steps),
-            pr.GetValue(guidance), pr.GetValue(l2), pr.GetValue(ssim), pr.GetValue(templatesPerBrand), pr.GetValue(heldout), pr.GetValue(skipBad)));
+        cmd.SetAction(pr =>
+        {
+            if ((pr.GetValue(model) is null) == (pr.GetValue(images) is null)) throw new ArgumentException("replicate: give exactly one of --model (generate) and --images (measure a mitigate output)");
+            return Run(pr.GetValue(model), pr.GetValue(images), pr.GetValue(data)!, pr.GetValue(output)!, pr.GetValue(n), pr.GetValue(seed), pr.GetValue(steps),
+                pr.GetValue(guidance), pr.GetValue(l2), pr.GetValue(ssim), pr.GetValue(templatesPerBrand), pr.GetValue(heldout), pr.GetValue(skipBad));
+        });
         return cmd;
     }
 
-    static int Run(string modelDir, string dataDir, string outDir, int n, long seed, int steps, double guidance, double l2, double ssim, int perBrand, int heldoutCount, bool skipBad)
+    static int Run(string? modelDir, string? imagesDir, string dataDir, string outDir, int n, long seed, int steps, double guidance, double l2, double ssim, int perBrand, int heldoutCount, bool skipBad)
     {
         if (!File.Exists(Path.Combine(dataDir, "synth.json"))) throw new ArgumentException($"--data '{dataDir}' is not a complete deja synth folder (no synth.json)");
         if (n < 1) throw new ArgumentException($"--n must be at least 1, got {n}");
         OutputPath.CheckFolder(outDir, "--out");
-        var pipe = StableDiffusionPipeline.Load(modelDir);
-        int size = pipe.DefaultImageSize ?? 32;
+        var given = imagesDir is null ? null : GeneratedImages.Read(imagesDir);
+        var pipe = modelDir is null ? null : StableDiffusionPipeline.Load(modelDir);
+        if (given is not null) { n = given.Generations; seed = 0; }
+        int size = pipe?.DefaultImageSize ?? given?.Size ?? 32;
         var dataset = CaptionedImageFolder.Load(dataDir, size, skipBad);
         foreach (var s in dataset.Skipped) Console.Error.WriteLine($"deja replicate: left out {s}");
         var rows = File.ReadLines(Path.Combine(dataDir, "captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
@@ -67,8 +76,17 @@ public static class ReplicateCommand
             foreach (var r in brand.Take(perBrand))
                 cases.Add(new ReplicationCase((string)r["caption"]!, "template", mask, references) { Brand = brand.Key, MaskFile = (string)r["mask"]! });
         }
-        foreach (var line in File.ReadLines(Path.Combine(dataDir, "heldout.jsonl")).Take(heldoutCount))
+        foreach (var line in File.ReadLines(Path.Combine(dataDir, "heldout.jsonl")).Take(given is null ? heldoutCount : int.MaxValue))
             cases.Add(new ReplicationCase((string)JsonNode.Parse(line)!["caption"]!, "heldout"));
+        if (given is not null)
+        {
+            // every caption of the mitigate rows, with the kind (and brand mask) the dataset gives it
+            var byCaption = cases.GroupBy(c => c.Caption).ToDictionary(g => g.Key, g => g.First());
+            var unknown = given.Captions.Where(c => !byCaption.ContainsKey(c)).ToList();
+            if (unknown.Count > 0)
+                throw new ArgumentException($"replicate: {unknown.Count} caption(s) of {imagesDir} are not in {dataDir} (first: \"{unknown[0]}\"); measure images against the dataset their captions come from");
+            cases = given.Captions.Select(c => byCaption[c]).ToList();
+        }
 
         var run = new ReplicationRun { TrainingImages = training, Channels = 3, Height = size, Width = size, Generations = n, Seed = seed, L2Threshold = l2, SsimThreshold = ssim };
         Directory.CreateDirectory(outDir);
@@ -79,9 +97,10 @@ public static class ReplicateCommand
         var cache = new Dictionary<(string, long), float[]>();
         float[] Generate(string caption, long s)
         {
+            if (given is not null) return given.Image(caption, (int)s);
             if (cache.Remove((caption, s), out var ready)) return ready;
-            var images = CaptionGenerations.Generate(pipe, caption, n, seed, steps, guidance, size);
-            for (int j = 0; j < n; j++) cache[(caption, seed + j)] = images[j];
+            var generated = CaptionGenerations.Generate(pipe!, caption, n, seed, steps, guidance, size);
+            for (int j = 0; j < n; j++) cache[(caption, seed + j)] = generated[j];
             cache.Remove((caption, s), out ready);
             return ready!;
         }
@@ -115,7 +134,8 @@ public static class ReplicateCommand
         var rates = ReplicationRun.Rates(results);
         var summary = new JsonObject
         {
-            ["model"] = pipe.Info.Id, ["data"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(dataDir)),
+            ["model"] = pipe?.Info.Id ?? given!.ModelId, ["images"] = imagesDir is null ? null : Path.GetFullPath(imagesDir),
+            ["data"] = Path.GetFileName(Path.TrimEndingDirectorySeparator(dataDir)),
             ["synth"] = JsonNode.Parse(File.ReadAllText(Path.Combine(dataDir, "synth.json"))), // how to regenerate the dataset
             ["n"] = n, ["seed"] = seed, ["steps"] = steps,
             ["guidance"] = guidance, ["l2_threshold"] = l2, ["ssim_threshold"] = ssim,
@@ -123,7 +143,9 @@ public static class ReplicateCommand
             ["memorized"] = memorized.Count, ["nonmemorized"] = nonMemorized.Count,
         };
         File.WriteAllText(Path.Combine(outDir, "replicate.json"), summary.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
-        Console.WriteLine($"replication, {n} generations per caption ({steps} DDIM steps, guidance {guidance}), normalized L2 < {l2} / SSIM > {ssim}:");
+        Console.WriteLine(given is null
+            ? $"replication, {n} generations per caption ({steps} DDIM steps, guidance {guidance}), normalized L2 < {l2} / SSIM > {ssim}:"
+            : $"replication of the {n} images per caption in {imagesDir} ({given.Method}), normalized L2 < {l2} / SSIM > {ssim}:");
         Console.WriteLine($"  {"kind",-10} {"captions",9} {"L2",8} {"SSIM",8}");
         foreach (var (kind, count, rl2, rs) in rates) Console.WriteLine($"  {kind,-10} {count,9} {rl2,8:P0} {rs,8:P0}");
         Console.WriteLine($"  wrote {memorized.Count} memorized and {nonMemorized.Count} non-memorized captions to {outDir} in {clock.Elapsed.TotalSeconds:F0} s");

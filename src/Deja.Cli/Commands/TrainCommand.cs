@@ -29,19 +29,22 @@ public static class TrainCommand
         var ema = new Option<double>("--ema") { Description = "EMA decay of the saved weights", DefaultValueFactory = _ => 0.999 };
         var every = new Option<int>("--checkpoint-every") { Description = "Steps between checkpoints", DefaultValueFactory = _ => 100 };
         var snapshotEvery = new Option<int>("--snapshot-every") { Description = "Also save the EMA weights every this many steps as a model folder OUT/snapshots/step-N (e.g. a less-trained θ̃ for `deja localize --bad-model`); 0: never", DefaultValueFactory = _ => 0 };
+        var augment = new Option<int>("--augment-random-tokens") { Description = "Wen et al.'s training baseline: insert N random words into every training caption, fresh at each step (README: 1); 0 = off", DefaultValueFactory = _ => 0 };
+        var augmentKind = new Option<string>("--augment-kind") { Description = "rand_word_add, rand_numb_add or rand_word_repeat", DefaultValueFactory = _ => "rand_word_add" };
         var filter = new Option<double?>("--filter-threshold") { Description = "Wen et al.'s training-time mitigation: leave out samples whose ‖ε_c − ε_u‖ ≥ τ (README value 2)" };
         var offset = new Option<double>("--offset-noise") { Description = "Per-image, per-channel constant added to the training noise, N(0, s²), so that the mean colour is learned from the caption (0: off)", DefaultValueFactory = _ => 0.1 };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out unreadable or missing images (counted) instead of stopping" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder (vocab.json, merges.txt)", DefaultValueFactory = _ => DefaultTokenizer() };
         var cmd = new Command("train", "Train a mini text-to-image model (DDPM ε-objective) on a captioned image folder")
         {
-            data, output, config, steps, batch, lr, warmup, seed, dropout, ema, every, snapshotEvery, filter, offset, skipBad, tokenizer,
+            data, output, config, steps, batch, lr, warmup, seed, dropout, ema, every, snapshotEvery, filter, offset, skipBad, tokenizer, augment, augmentKind,
         };
         cmd.SetAction(pr => Run(pr.GetValue(data)!, pr.GetValue(output)!, MiniConfig.Get(pr.GetValue(config)!), new TrainerOptions
         {
             Steps = pr.GetValue(steps), BatchSize = pr.GetValue(batch), LearningRate = pr.GetValue(lr), WarmupSteps = pr.GetValue(warmup),
             Seed = pr.GetValue(seed), ConditionDropout = pr.GetValue(dropout), EmaDecay = pr.GetValue(ema),
             CheckpointEvery = pr.GetValue(every), FilterThreshold = pr.GetValue(filter), OffsetNoise = pr.GetValue(offset),
+            AugmentRandomTokens = pr.GetValue(augment), AugmentKind = ParseAugmentKind(pr.GetValue(augmentKind)!),
         }, pr.GetValue(skipBad), pr.GetValue(tokenizer)!, pr.GetValue(snapshotEvery)));
         return cmd;
     }
@@ -121,5 +124,11 @@ public static class TrainCommand
         TrainedModelExport.Save(trainer, outDir, tokenizerDir);
         Console.Error.WriteLine($"deja train: saved the EMA weights to {outDir} (diffusers layout); loss curve in {logPath}");
         return 0;
+    }
+
+    static RandomTokenKind ParseAugmentKind(string text)
+    {
+        try { return RandomTokenAugmentation.ParseKind(text); }
+        catch (DejaException) { throw new ArgumentException($"--augment-kind must be rand_word_add, rand_numb_add or rand_word_repeat, got '{text}'"); }
     }
 }

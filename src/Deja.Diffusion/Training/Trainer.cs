@@ -112,7 +112,7 @@ public sealed class Trainer
             int index = Array.BinarySearch(cumulative, r + 1);
             if (index < 0) index = ~index;
             data[index].Pixels.CopyTo(pixels, i * size);
-            captions[i] = g.NextDouble() < Options.ConditionDropout ? "" : data[index].Caption;
+            captions[i] = g.NextDouble() < Options.ConditionDropout ? "" : Augment(data[index].Caption, k, i);
             int t = g.NextInt(Schedule.TrainTimesteps);
             timesteps[i] = t;
             scaleX[i] = MathF.Sqrt(Schedule.AlphaBar(t));
@@ -162,6 +162,17 @@ public sealed class Trainer
         }
         Step = k;
         return new TrainingStep(k, Options.Steps, lossValue, lr, kept, b, skipped, clock.Elapsed);
+    }
+
+    /// <summary>
+    /// The caption with W's random words inserted (--augment-random-tokens), from a generator of its own
+    /// per (seed, step, sample): with 0 every other draw of the step is what it was without the option.
+    /// </summary>
+    string Augment(string caption, int step, int sample)
+    {
+        if (Options.AugmentRandomTokens == 0) return caption;
+        var g = new Generator(unchecked(Options.Seed * 0xD1B54A32D192ED03UL + (ulong)step * 0x9E3779B97F4A7C15UL + (ulong)sample + 1));
+        return new RandomTokenAugmentation { Kind = Options.AugmentKind, Repeat = Options.AugmentRandomTokens }.Apply(caption, g, Tokenizer);
     }
 
     /// <summary>1 for the samples whose ‖ε_c − ε_u‖ under the current model is below τ, else 0 (METHODS.md §1.4).</summary>
@@ -235,13 +246,23 @@ public sealed class Trainer
         Step = int.Parse(meta["step"], CultureInfo.InvariantCulture);
     }
 
-    string OptionsJson() => new JsonObject
+    string OptionsJson()
     {
-        ["steps"] = Options.Steps, ["batch_size"] = Options.BatchSize, ["learning_rate"] = Options.LearningRate,
-        ["warmup_steps"] = Options.WarmupSteps, ["weight_decay"] = Options.WeightDecay, ["max_grad_norm"] = Options.MaxGradNorm,
-        ["ema_decay"] = Options.EmaDecay, ["condition_dropout"] = Options.ConditionDropout, ["seed"] = Options.Seed,
-        ["filter_threshold"] = Options.FilterThreshold, ["offset_noise"] = Options.OffsetNoise,
-    }.ToJsonString();
+        var o = new JsonObject
+        {
+            ["steps"] = Options.Steps, ["batch_size"] = Options.BatchSize, ["learning_rate"] = Options.LearningRate,
+            ["warmup_steps"] = Options.WarmupSteps, ["weight_decay"] = Options.WeightDecay, ["max_grad_norm"] = Options.MaxGradNorm,
+            ["ema_decay"] = Options.EmaDecay, ["condition_dropout"] = Options.ConditionDropout, ["seed"] = Options.Seed,
+            ["filter_threshold"] = Options.FilterThreshold, ["offset_noise"] = Options.OffsetNoise,
+        };
+        // recorded only when on, so checkpoints of runs without it resume as before
+        if (Options.AugmentRandomTokens > 0)
+        {
+            o["augment_random_tokens"] = Options.AugmentRandomTokens;
+            o["augment_kind"] = RandomTokenAugmentation.KindName(Options.AugmentKind);
+        }
+        return o.ToJsonString();
+    }
 
     /// <summary>
     /// Runs <paramref name="use"/> with the EMA weights in the UNet and text encoder, then puts the

@@ -1,3 +1,4 @@
+using Deja.Diffusion.Text;
 namespace Deja.Diffusion.Training;
 
 /// <summary>One training image: pixels [C, H, W] in [−1, 1], its caption, and how often it occurs in the data.</summary>
@@ -35,6 +36,12 @@ public sealed record TrainerOptions
     /// the text. 0 turns it off.
     /// </summary>
     public double OffsetNoise { get; init; } = 0.1;
+    /// <summary>
+    /// Wen et al.'s training baseline (METHODS.md §1.3, README: 1): insert this many random words into
+    /// every (non-dropped) training caption, drawn afresh at every step; 0 = off.
+    /// </summary>
+    public int AugmentRandomTokens { get; init; }
+    public RandomTokenKind AugmentKind { get; init; } = RandomTokenKind.WordAdd;
 
     public void Validate()
     {
@@ -47,6 +54,7 @@ public sealed record TrainerOptions
         if (CheckpointEvery < 1) throw new ArgumentException($"train: checkpoint interval must be at least 1, got {CheckpointEvery}");
         if (!(OffsetNoise >= 0)) throw new ArgumentException($"train: offset noise must be non-negative, got {OffsetNoise}");
         if (FilterThreshold is { } tau && !(tau > 0)) throw new ArgumentException($"train: the filter threshold must be positive, got {tau}");
+        if (AugmentRandomTokens < 0) throw new ArgumentException($"train: --augment-random-tokens must be at least 0, got {AugmentRandomTokens}");
     }
 }
 

@@ -55,30 +55,50 @@ public static class ScoreInputCheck
         var first = rows[0];
         string firstParams = ComparableParams(first.Row.ParamsJson);
         foreach (var other in rows.Skip(1))
-        {
-            string where = $"{first.Source.Path} ({first.Side}) and {other.Source.Path} ({other.Side})";
-            if (other.Row.ModelId != first.Row.ModelId)
-                return $"{where} were scored by different models: {Model(first.Row)} vs {Model(other.Row)}";
-            if (other.Row.Method != first.Row.Method)
-                return $"{where} were scored with different methods: \"{first.Row.Method}\" vs \"{other.Row.Method}\"";
-            string otherParams = ComparableParams(other.Row.ParamsJson);
-            if (otherParams != firstParams)
-                return $"{where} were scored with different parameters ({JsonText.FirstDifference(firstParams, otherParams)})";
-        }
+            if (RunDifference(first.Row, firstParams, other.Row) is { } difference)
+                return $"{first.Source.Path} ({first.Side}) and {other.Source.Path} ({other.Side}) were scored {difference}";
         return null;
     }
 
-    static string Model(ScoreRow row)
+    /// <summary>
+    /// One score file's rows must all come from one run (model, method, parameters), e.g. the negatives a
+    /// threshold is calibrated on: the first row that differs from the first row, described with its index
+    /// and prompt ("scores.jsonl mixes rows scored by different models: …"), or null when all agree.
+    /// </summary>
+    public static string? MixedRuns(string path, IReadOnlyList<ScoreRow> rows)
+    {
+        if (rows.Count == 0) return null;
+        string firstParams = ComparableParams(rows[0].ParamsJson);
+        foreach (var other in rows.Skip(1))
+            if (RunDifference(rows[0], firstParams, other) is { } difference)
+                return $"{path} mixes rows scored {difference}: prompt {rows[0].Index} (\"{ScoreEvaluation.Shorten(rows[0].Prompt)}\") " +
+                    $"and prompt {other.Index} (\"{ScoreEvaluation.Shorten(other.Prompt)}\"); score each run into its own file";
+        return null;
+    }
+
+    /// <summary>"by different models: …", "with different methods: …" or "with different parameters (…)"; null for rows of one run.</summary>
+    static string? RunDifference(ScoreRow first, string firstParams, ScoreRow other)
+    {
+        if (other.ModelId != first.ModelId)
+            return $"by different models: {Model(first)} vs {Model(other)}";
+        if (other.Method != first.Method)
+            return $"with different methods: \"{first.Method}\" vs \"{other.Method}\"";
+        string otherParams = ComparableParams(other.ParamsJson);
+        return otherParams != firstParams ? $"with different parameters ({JsonText.FirstDifference(firstParams, otherParams)})" : null;
+    }
+
+    internal static string Model(ScoreRow row)
     {
         if (row.ModelId.Length == 0) return "(no model recorded)";
         return JsonText.StringMember(row.ModelJson, "name") is { } name ? $"{name} (id {row.ModelId})" : $"id {row.ModelId}";
     }
 
     /// <summary>
-    /// Canonical parameters, without what legitimately differs between the two sides: a per-prompt
-    /// noise file holds one row per prompt, so each prompt list has its own file.
+    /// Canonical parameters, without what legitimately differs between two prompt lists scored by one
+    /// run (the two sides of an evaluation, or a calibration's negatives and the prompts it screens): a
+    /// per-prompt noise file holds one row per prompt, so each prompt list has its own file.
     /// </summary>
-    static string ComparableParams(string paramsJson)
+    internal static string ComparableParams(string paramsJson)
     {
         var node = JsonNode.Parse(paramsJson) as JsonObject;
         if (node?["noise"] is JsonObject noise && noise["per_prompt"] is JsonValue perPrompt && perPrompt.TryGetValue(out bool yes) && yes)

@@ -22,6 +22,7 @@ public static class FuzzTargets
         new PromptFileTarget("prompts-txt", "prompts.txt"),
         new PromptFileTarget("prompts-jsonl", "prompts.jsonl"),
         new ScoresTarget(),
+        new CalibrationTarget(),
     ];
 
     /// <summary>The target named <paramref name="name"/>; a DejaException lists the names otherwise.</summary>

@@ -1,3 +1,4 @@
+using Deja.Diffusion.Text;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Deja.Memorization.Detection;
@@ -15,6 +16,10 @@ public enum MitigationMethod
     Prompt,
     /// <summary>Wen et al.'s random-token baseline (§1.3).</summary>
     RandomTokens,
+    /// <summary>Jeon et al.'s sharpness-aware initial noise (§2.2; Asthana's published mitigation).</summary>
+    Sail,
+    /// <summary>Asthana's prompt adaptation as the paper describes it (§3.2 b, a reconstruction): Wen's optimizer on the anisotropy score.</summary>
+    PromptAnisotropy,
 }
 
 /// <summary>What mitigating one prompt did, and its n generations (images in [−1, 1], [3, H, W] each).</summary>
@@ -52,6 +57,9 @@ public sealed class MitigationRun
     public MitigationMethod Method { get; init; } = MitigationMethod.Prompt;
     public PromptEmbeddingOptimization Prompt { get; init; } = new();
     public RandomTokenAugmentation RandomTokens { get; init; } = new();
+    public Sail Sail { get; init; } = new();
+    /// <summary>The score prompt-anisotropy minimizes (its γ, timesteps and scalings).</summary>
+    public AnisotropyDetector AdaptationScore { get; init; } = new();
     /// <summary>Seed of the random-token draws; prompt i uses a generator seeded with seed + i.</summary>
     public long TokenSeed { get; init; }
     public int Steps { get; init; } = 50;
@@ -65,6 +73,7 @@ public sealed class MitigationRun
         if (!double.IsFinite(Guidance) || Guidance < 0) throw new DejaException($"mitigate: --guidance must be a finite number ≥ 0, got {Guidance}");
         Prompt.Validate();
         RandomTokens.Validate();
+        Sail.Validate();
     }
 
     /// <summary>The method's parameters as every output row records them.</summary>
@@ -78,9 +87,13 @@ public sealed class MitigationRun
         switch (Method)
         {
             case MitigationMethod.Prompt: p["optimizer"] = Prompt.Parameters(Model); break;
+            case MitigationMethod.PromptAnisotropy:
+                p["optimizer"] = Prompt.Parameters(Model); p["loss"] = "anisotropy"; p["loss_parameters"] = AdaptationScore.Parameters(Model);
+                break;
             case MitigationMethod.RandomTokens:
                 p["kind"] = RandomTokenAugmentation.KindName(RandomTokens.Kind); p["repeat"] = RandomTokens.Repeat; p["token_seed"] = TokenSeed;
                 break;
+            case MitigationMethod.Sail: p["sail"] = Sail.Parameters(Model); break;
         }
         if (Scorer is not null) { p["scorer"] = Scorer.Method; p["scorer_parameters"] = Scorer.Parameters(Model); }
         return p;
@@ -90,6 +103,8 @@ public sealed class MitigationRun
     {
         MitigationMethod.None => "none",
         MitigationMethod.Prompt => "prompt",
+        MitigationMethod.Sail => "sail",
+        MitigationMethod.PromptAnisotropy => "prompt-anisotropy",
         _ => "random-tokens",
     };
 
@@ -98,8 +113,9 @@ public sealed class MitigationRun
         "none" => MitigationMethod.None,
         "prompt" => MitigationMethod.Prompt,
         "random-tokens" => MitigationMethod.RandomTokens,
-        "prompt-anisotropy" or "sail" => throw new DejaException($"mitigate: --method {text} is not built yet (available: none, prompt, random-tokens)"),
-        _ => throw new DejaException($"mitigate: unknown method '{text}' (use none, prompt or random-tokens)"),
+        "sail" => MitigationMethod.Sail,
+        "prompt-anisotropy" => MitigationMethod.PromptAnisotropy,
+        _ => throw new DejaException($"mitigate: unknown method '{text}' (use none, prompt, prompt-anisotropy, random-tokens or sail)"),
     };
 
     /// <summary>Mitigates and generates prompt by prompt (<paramref name="startIndex"/>: the index of the first, for resumed runs).</summary>
@@ -134,6 +150,23 @@ public sealed class MitigationRun
                 stopped = Prompt.TargetLoss is null ? null : result.ReachedTarget;
                 updates = result.Updates;
                 break;
+            case MitigationMethod.PromptAnisotropy:
+                using (var anisotropy = new AnisotropyLoss(Model, AdaptationScore, nullCondition, latents))
+                {
+                    var adapted = Prompt.Optimize(Model, condition, nullCondition, latents, anisotropy);
+                    used = adapted.Embedding;
+                    losses = adapted.Losses;
+                    stopped = Prompt.TargetLoss is null ? null : adapted.ReachedTarget;
+                    updates = adapted.Updates;
+                }
+                break;
+            case MitigationMethod.Sail:
+                var sail = Sail.Find(Model, condition, nullCondition, latents.Shape[0], SeedOf(index));
+                latents = sail.Latents;
+                losses = sail.Losses;
+                stopped = !sail.FellBack;
+                updates = sail.Evaluations;
+                break;
             case MitigationMethod.RandomTokens:
                 changed = RandomTokens.Apply(prompt, new Generator(unchecked((ulong)(TokenSeed + index))), Model.Pipeline.TextEncoder.Tokenizer);
                 used = Model.Encode([changed]).Conditions;
@@ -153,7 +186,7 @@ public sealed class MitigationRun
                 throw new DejaException($"mitigate: prompt {index} generated a non-finite pixel ({MethodName(Method)}); no image was written for it");
         int n = images.Shape[0], per = images.Length / n;
         var list = Enumerable.Range(0, n).Select(j => images.ReadOnlySpan.Slice(j * per, per).ToArray()).ToList();
-        return new MitigationResult(index, prompt, Noise.Policy == SeedPolicy.Index ? SeedOf(index) : null)
+        return new MitigationResult(index, prompt, Noise.Describe()["seed"] is null ? null : SeedOf(index))
         {
             ChangedPrompt = changed, Losses = losses, StopCriterionMet = stopped, Updates = updates,
             ScoreBefore = before, ScoreAfter = after, Truncated = encoded.Truncated[0],
@@ -161,7 +194,12 @@ public sealed class MitigationRun
         };
     }
 
-    long SeedOf(int index) => (long)Noise.Describe()["seed"]! + index;
+    /// <summary>The prompt's noise seed: seed + index under the index policy, the seed itself under same (0 for latents from a file).</summary>
+    long SeedOf(int index)
+    {
+        long seed = Noise.Describe()["seed"] is { } s ? (long)s : 0;
+        return Noise.Policy == SeedPolicy.Index ? seed + index : seed;
+    }
 
     double? Score(Tensor condition, Tensor nullCondition, Tensor latents)
     {

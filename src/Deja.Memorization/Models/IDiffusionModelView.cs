@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Deja.Diffusion.Schedulers;
 using Deja.Tensors;
 
@@ -78,4 +79,17 @@ public static class ModelFamilies
     /// true for SD2 and, by that code's quirk, for Realistic Vision.
     /// </summary>
     public static bool UsesVBranch(this ModelFamily f) => f is ModelFamily.SD2 or ModelFamily.RV;
+}
+
+public static class DiffusionModelViews
+{
+    /// <summary>
+    /// The model's identity as results record it (score rows' "model", a calibration's "model"): the
+    /// fingerprint id that decides whether results are comparable, and the name, family and prediction
+    /// type that make it readable.
+    /// </summary>
+    public static JsonObject Identity(this IDiffusionModelView view) => new()
+    {
+        ["id"] = view.Id, ["name"] = view.Name, ["family"] = view.Family.Name(), ["prediction"] = view.Scheduler.Prediction.ToString(),
+    };
 }

@@ -74,4 +74,25 @@ public class TrainerTests
         Assert.All(steps, s => Assert.True(s.Skipped));
         Assert.Equal(before, Weights(none)); // no sample kept: no optimizer step at all
     }
+
+    /// <summary>W's training baseline: the captions change (so do the weights), the step's other draws do not
+    /// (the same x_t, noise and dropout: the loss of step 1 differs only through the text), and 0 is off.</summary>
+    [Fact]
+    public void RandomTokenAugmentationChangesOnlyTheCaptions()
+    {
+        TrainerOptions options = new() { Steps = 2, BatchSize = 4 };
+        var plain = new Trainer(MiniConfig.Toy(), options, Tokenizer());
+        plain.Train(ToyData());
+        var off = new Trainer(MiniConfig.Toy(), options with { AugmentRandomTokens = 0 }, Tokenizer());
+        off.Train(ToyData());
+        Assert.Equal(Weights(plain), Weights(off));
+
+        var augmented = new Trainer(MiniConfig.Toy(), options with { AugmentRandomTokens = 2 }, Tokenizer());
+        augmented.Train(ToyData());
+        Assert.NotEqual(Weights(plain), Weights(augmented));
+        var again = new Trainer(MiniConfig.Toy(), options with { AugmentRandomTokens = 2 }, Tokenizer());
+        again.Train(ToyData());
+        Assert.Equal(Weights(augmented), Weights(again)); // seeded: the same words every run
+        Assert.Throws<ArgumentException>(() => new TrainerOptions { AugmentRandomTokens = -1 }.Validate());
+    }
 }

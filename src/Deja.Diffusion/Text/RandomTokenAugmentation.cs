@@ -1,7 +1,6 @@
-using Deja.Diffusion.Text;
 using Deja.Tensors;
 
-namespace Deja.Memorization.Mitigation;
+namespace Deja.Diffusion.Text;
 
 /// <summary>The three kinds of Wen et al.'s random-token baseline (`prompt_augmentation`).</summary>
 public enum RandomTokenKind
@@ -19,7 +18,9 @@ public enum RandomTokenKind
 /// <see cref="Repeat"/> random words, each at a position drawn uniformly from [0, #words] (inclusive)
 /// of the space-split prompt as it stands after the previous insertions. W's README runs rand_word_add
 /// with 4 insertions at inference (1 for the training baseline). Every draw comes from the generator
-/// the caller seeds (Deja seeds it per prompt), so a run is reproducible.
+/// the caller seeds (Deja seeds it per prompt), so a run is reproducible. The same code perturbs the
+/// training captions of `deja train --augment-random-tokens` (W's training baseline), which is why it
+/// lives beside the tokenizer rather than with the inference-time mitigations.
 /// </summary>
 public sealed class RandomTokenAugmentation
 {
@@ -35,7 +36,7 @@ public sealed class RandomTokenAugmentation
         "rand_word_add" or "word" => RandomTokenKind.WordAdd,
         "rand_numb_add" or "number" => RandomTokenKind.NumberAdd,
         "rand_word_repeat" or "repeat" => RandomTokenKind.WordRepeat,
-        _ => throw new DejaException($"mitigate: unknown random-token kind '{text}' (use rand_word_add, rand_numb_add or rand_word_repeat)"),
+        _ => throw new DejaException($"unknown random-token kind '{text}' (use rand_word_add, rand_numb_add or rand_word_repeat)"),
     };
 
     public static string KindName(RandomTokenKind kind) => kind switch
@@ -47,7 +48,7 @@ public sealed class RandomTokenAugmentation
 
     public void Validate()
     {
-        if (Repeat < 0) throw new DejaException($"mitigate: --repeat must be at least 0, got {Repeat}");
+        if (Repeat < 0) throw new DejaException($"random tokens: --repeat must be at least 0, got {Repeat}");
     }
 
     /// <summary>The prompt with <see cref="Repeat"/> insertions; <paramref name="tokenizer"/> decodes rand_word_add's ids.</summary>
