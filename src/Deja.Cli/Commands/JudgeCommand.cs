@@ -32,7 +32,7 @@ public static class JudgeCommand
     static Command TrainCommand()
     {
         var output = new Option<string>("--out") { Description = "Judge folder to write (config.json, model.safetensors, README.md, train_log.jsonl)", Required = true };
-        var steps = new Option<int>("--steps") { Description = "Adam steps (each on a fresh batch of synthetic scenes)", DefaultValueFactory = _ => 3000 };
+        var steps = new Option<int>("--steps") { Description = "Adam steps (each on a fresh batch of synthetic scenes)", DefaultValueFactory = _ => 4000 };
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 64 };
         var lr = new Option<double>("--lr") { Description = "Peak learning rate (linear warm-up, then cosine decay to 0)", DefaultValueFactory = _ => 2e-3 };
         var warmup = new Option<int>("--warmup") { Description = "Warm-up steps", DefaultValueFactory = _ => 100 };
@@ -41,7 +41,7 @@ public static class JudgeCommand
         var evalSeed = new Option<ulong>("--eval-seed") { Description = "Seed of those held-out images (must differ from --seed)", DefaultValueFactory = _ => HeldOutSeed };
         var dtype = new Option<string>("--dtype") { Description = "Weight storage: f16 or f32", DefaultValueFactory = _ => "f16" };
         var cmd = new Command("train", "Train the caption-attribute judge on synthetic scenes drawn on the fly\n\n" +
-            "Example: deja judge train --out data/models/deja-judge --steps 3000 --seed 0")
+            "Example: deja judge train --out data/models/deja-judge --seed 0")
         {
             output, steps, batch, lr, warmup, seed, evalImages, evalSeed, dtype,
         };
@@ -181,7 +181,7 @@ public static class JudgeCommand
         var benchmark = new Option<string?>("--benchmark") { Description = "Benchmark folder of deja replicate (default: the bundled data/benchmarks/deja-mini)" };
         var memorized = new Option<int?>("--memorized") { Description = "Memorized captions whose replicating generations are judged (default: all; 0: none)" };
         var heldout = new Option<int?>("--heldout") { Description = "Held-out captions whose generations are judged (default: all; 0: none)" };
-        var images = new Option<string?>("--images") { Description = "Also judge these (caption, PNG) pairs: a JSONL file with caption/prompt and image/file, or a folder with mitigate.jsonl or captions.jsonl" };
+        var images = new Option<string?>("--images") { Description = "Also judge these (caption, PNG) pairs: a JSONL file with caption/prompt and image/file, or a folder with images.jsonl (--save-images), mitigate.jsonl or captions.jsonl" };
         var verdicts = new Option<string?>("--verdicts") { Description = "Write every judged image's verdicts to this JSONL file" };
         var saveImages = new Option<string?>("--save-images") { Description = "Write the judged generations as PNGs with images.jsonl (caption, image, set, generation) into this folder, for a later --images" };
         var json = new Option<bool>("--json") { Description = "Print the results as JSON instead of a table" };

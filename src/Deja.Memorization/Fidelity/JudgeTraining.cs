@@ -7,7 +7,7 @@ namespace Deja.Memorization.Fidelity;
 /// <summary>`deja judge train` options.</summary>
 public sealed record JudgeTrainingOptions
 {
-    public int Steps { get; init; } = 3000;
+    public int Steps { get; init; } = 4000;
     public int BatchSize { get; init; } = 64;
     /// <summary>Adam's peak learning rate, reached after <see cref="WarmupSteps"/> and decayed to zero on a cosine.</summary>
     public double LearningRate { get; init; } = 2e-3;
