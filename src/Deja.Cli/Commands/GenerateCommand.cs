@@ -87,22 +87,15 @@ public static class GenerateCommand
         var methodValue = MitigationRun.ParseMethod(method ?? "prompt");
         var view = new StableDiffusionView(StableDiffusionPipeline.Load(modelDir));
         var detector = new AnisotropyDetector();
-        if (calibrationPath is not null) threshold = GuardThreshold(calibrationPath, view, detector, n);
-        var run = new MitigationRun
-        {
-            Model = view, Noise = InitialNoise.Seeded(view.LatentShape, n, seed.Value, SeedPolicy.Same), Method = methodValue,
-            Steps = steps, Guidance = guidance, Scorer = null, Sail = new Sail { Threshold = SailDefaults.Threshold(view), Steps = steps },
-            Prompt = new PromptEmbeddingOptimization { Steps = steps },
-        };
+        if (calibrationPath is not null) threshold = GuardedGeneration.CalibratedThreshold(Calibration.Load(calibrationPath), view, detector, n);
+        var run = GuardedGeneration.ForGeneration(view, methodValue, seed.Value, n, steps, guidance);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var (decision, result) = new GuardedGeneration { Mitigation = run, Threshold = guard ? threshold : null, Detector = detector }.Generate(prompt);
         var paths = new List<string>();
         for (int j = 0; j < result.Images.Count; j++)
         {
             string path = n == 1 ? outPath : Path.Combine(Path.GetDirectoryName(outPath) ?? "", $"{Path.GetFileNameWithoutExtension(outPath)}-{j}{Path.GetExtension(outPath)}");
-            var unit = result.Images[j].Select(v => v / 2 + 0.5f).ToArray();
-            using var tensor = Tensor.FromArray(unit, 3, result.ImageHeight, result.ImageWidth);
-            Png.Write(path + ".tmp", Image.FromTensor01(tensor));
+            Png.Write(path + ".tmp", GuardedGeneration.ToImage(result, j));
             File.Move(path + ".tmp", path, overwrite: true);
             paths.Add(path);
         }
@@ -115,24 +108,6 @@ public static class GenerateCommand
         if (result.Truncated) Console.Error.WriteLine("deja generate: warning: the prompt is longer than the text encoder reads (77 tokens); the rest was ignored");
         Console.WriteLine($"{string.Join(", ", paths)}: {result.ImageWidth}×{result.ImageHeight}, seed {seed}, {steps} steps, {what}, model {view.Id}, {clock.Elapsed.TotalSeconds:F1} s");
         return 0;
-    }
-
-    /// <summary>
-    /// The threshold of a calibration file made for this model, the anisotropy detector's settings and the
-    /// same n; its noise seed and policy may differ (the guard scores each prompt on its own generation's noise).
-    /// </summary>
-    static double GuardThreshold(string path, StableDiffusionView view, AnisotropyDetector detector, int n)
-    {
-        var calibration = Calibration.Load(path);
-        var calibrated = System.Text.Json.Nodes.JsonNode.Parse(calibration.ParamsJson)!.AsObject();
-        var noise = calibrated["noise"]?.DeepClone();
-        if ((int?)noise?["n"] is { } cn && cn != n)
-            throw new ArgumentException($"generate: {path} was calibrated with n = {cn} noise draws per prompt, this guard scores n = {n}; calibrate with --n {n}");
-        var mine = new System.Text.Json.Nodes.JsonObject { [detector.Method] = detector.Parameters(view), ["noise"] = noise };
-        calibration.Check(view.Identity().ToJsonString(), detector.Method, mine.ToJsonString());
-        if (calibration.Column != detector.ScoreNames[0])
-            throw new ArgumentException($"generate: {path} thresholds the column \"{calibration.Column}\"; the guard uses \"{detector.ScoreNames[0]}\"");
-        return calibration.Threshold;
     }
 
     static string Detail(MitigationResult r) =>

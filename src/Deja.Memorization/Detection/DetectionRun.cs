@@ -46,23 +46,44 @@ public sealed class DetectionRun
         for (int start = 0; start < todo.Length; start += BatchSize)
         {
             var indices = todo[start..Math.Min(todo.Length, start + BatchSize)];
-            var text = indices.Select(i => prompts[i]).ToArray();
-            var scores = indices.Select(_ => new Dictionary<string, double>()).ToArray();
-            EncodedConditions encoded;
-            using (GradMode.NoGrad()) encoded = Model.Encode(text);
-            using (encoded)
+            yield return ScoreBatch([.. indices.Select(i => prompts[i])], indices, nullCondition);
+        }
+    }
+
+    /// <summary>
+    /// Scores one batch of prompts in one pass of every detector (the service's dynamically formed
+    /// batches): prompt p is scored on the noise <see cref="InitialNoise.For"/>(<paramref name="noiseIndices"/>[p])
+    /// and its row carries that index. The noise, hence the score, does not depend on the batch's other
+    /// prompts or on p's position in it (up to <see cref="DeterminismContract.Tolerance"/>).
+    /// </summary>
+    public IReadOnlyList<DetectionRow> Score(IReadOnlyList<string> prompts, IReadOnlyList<int> noiseIndices)
+    {
+        ArgumentNullException.ThrowIfNull(prompts);
+        ArgumentNullException.ThrowIfNull(noiseIndices);
+        if (prompts.Count == 0 || prompts.Count != noiseIndices.Count)
+            throw new ArgumentException($"detect: a batch needs one noise index per prompt, got {prompts.Count} prompts and {noiseIndices.Count} indices");
+        if (Detectors.Count == 0) throw new ArgumentException("detect: no detector");
+        using var nullCondition = Model.NullCondition();
+        return ScoreBatch(prompts, noiseIndices, nullCondition);
+    }
+
+    IReadOnlyList<DetectionRow> ScoreBatch(IReadOnlyList<string> text, IReadOnlyList<int> indices, Tensor nullCondition)
+    {
+        var scores = indices.Select(_ => new Dictionary<string, double>()).ToArray();
+        EncodedConditions encoded;
+        using (GradMode.NoGrad()) encoded = Model.Encode([.. text]);
+        using (encoded)
+        {
+            var batch = new PromptBatch(encoded.Conditions, nullCondition, indices.Select(Noise.For).ToArray(), encoded.TokenCounts);
+            foreach (var detector in Detectors)
             {
-                var batch = new PromptBatch(encoded.Conditions, nullCondition, indices.Select(Noise.For).ToArray(), encoded.TokenCounts);
-                foreach (var detector in Detectors)
-                {
-                    var result = detector.Score(Model, batch);
-                    for (int p = 0; p < indices.Length; p++)
-                        foreach (var (name, value) in result[p]) scores[p][name] = value;
-                }
-                if (Noise.Policy == SeedPolicy.Index)
-                    foreach (var l in batch.Latents) l.Dispose();
-                yield return indices.Select((index, p) => new DetectionRow(index, text[p], scores[p], encoded.TokenCounts[p], encoded.Truncated[p])).ToArray();
+                var result = detector.Score(Model, batch);
+                for (int p = 0; p < indices.Count; p++)
+                    foreach (var (name, value) in result[p]) scores[p][name] = value;
             }
+            if (Noise.Policy == SeedPolicy.Index)
+                foreach (var l in batch.Latents) l.Dispose();
+            return indices.Select((index, p) => new DetectionRow(index, text[p], scores[p], encoded.TokenCounts[p], encoded.Truncated[p])).ToArray();
         }
     }
 }

@@ -1,4 +1,5 @@
 using Deja.Memorization.Detection;
+using Deja.Memorization.Models;
 using Deja.Tensors;
 
 namespace Deja.Memorization.Mitigation;
@@ -19,6 +20,45 @@ public sealed class GuardedGeneration
     /// <summary>Flag when the detector's score is above this; null: no guard, always mitigate.</summary>
     public double? Threshold { get; init; }
     public IMemorizationDetector Detector { get; init; } = new AnisotropyDetector();
+
+    /// <summary>
+    /// The mitigation run of `deja generate --mitigate/--guard` and the service's /v1/generate: n images
+    /// from seed (every image its own x_T, drawn as one [n, C, H, W] tensor), the method at deja mitigate's
+    /// defaults with the generation's steps (SAIL with the model's measured threshold), no before/after scorer.
+    /// </summary>
+    public static MitigationRun ForGeneration(StableDiffusionView view, MitigationMethod method, long seed, int n, int steps, double guidance) => new()
+    {
+        Model = view, Noise = InitialNoise.Seeded(view.LatentShape, n, seed, SeedPolicy.Same), Method = method,
+        Steps = steps, Guidance = guidance, Scorer = null, Sail = new Sail { Threshold = SailDefaults.Threshold(view), Steps = steps },
+        Prompt = new PromptEmbeddingOptimization { Steps = steps },
+    };
+
+    /// <summary>
+    /// The threshold of a calibration made for this model, the detector's settings and the same n; its
+    /// noise seed and policy may differ (the guard scores each prompt on its own generation's noise).
+    /// `deja generate --guard --calibration` and the service's /v1/generate both take it from here.
+    /// </summary>
+    public static double CalibratedThreshold(Calibration calibration, IDiffusionModelView view, IMemorizationDetector detector, int n)
+    {
+        string path = calibration.Path ?? "the calibration";
+        var calibrated = System.Text.Json.Nodes.JsonNode.Parse(calibration.ParamsJson)!.AsObject();
+        var noise = calibrated["noise"]?.DeepClone();
+        if ((int?)noise?["n"] is { } cn && cn != n)
+            throw new DejaException($"generate: {path} was calibrated with n = {cn} noise draws per prompt, this guard scores n = {n}; calibrate with --n {n}");
+        var mine = new System.Text.Json.Nodes.JsonObject { [detector.Method] = detector.Parameters(view), ["noise"] = noise };
+        calibration.Check(view.Identity().ToJsonString(), detector.Method, mine.ToJsonString());
+        if (calibration.Column != detector.ScoreNames[0])
+            throw new DejaException($"generate: {path} thresholds the column \"{calibration.Column}\"; the guard uses \"{detector.ScoreNames[0]}\"");
+        return calibration.Threshold;
+    }
+
+    /// <summary>Generation <paramref name="j"/> of a result as an 8-bit image (the [−1, 1] model output mapped to [0, 1]).</summary>
+    public static Deja.Diffusion.Images.Image ToImage(MitigationResult result, int j)
+    {
+        var unit = result.Images[j].Select(v => v / 2 + 0.5f).ToArray();
+        using var tensor = Tensor.FromArray(unit, 3, result.ImageHeight, result.ImageWidth);
+        return Deja.Diffusion.Images.Image.FromTensor01(tensor);
+    }
 
     public (GuardDecision? Decision, MitigationResult Result) Generate(string prompt)
     {
