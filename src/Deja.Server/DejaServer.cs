@@ -37,8 +37,18 @@ public static class DejaServer
                 k.Limits.RequestHeadersTimeout = TimeSpan.FromSeconds(10);
             })
             .UseUrls($"http://{(service.Settings.Host.Contains(':') ? $"[{service.Settings.Host}]" : service.Settings.Host)}:{service.Settings.Port}")
-            .ConfigureServices(s => s.AddRouting().AddSingleton(service))
+            .ConfigureServices(s => s.AddRouting().AddSingleton(service).AddSingleton<IHostLifetime, CallerLifetime>())
             .Configure(app => Configure(app, service)));
+
+    /// <summary>
+    /// The caller owns the process's signals (`deja serve` turns SIGINT/SIGTERM into a graceful stop and exit
+    /// code 130/143, as every deja command): the host installs no signal handlers of its own.
+    /// </summary>
+    sealed class CallerLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
 
     static void Configure(IApplicationBuilder app, ScreeningService service)
     {
