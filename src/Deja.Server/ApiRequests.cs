@@ -117,8 +117,13 @@ public static class ApiRequests
     static void CheckMembers(JsonElement root, params string[] allowed)
     {
         foreach (var member in root.EnumerateObject())
-            if (!allowed.Contains(member.Name))
-                throw new ApiError(400, Clip(member.Name), $"unknown field; this endpoint takes {string.Join(", ", allowed)}");
+        {
+            string name;
+            try { name = member.Name; }
+            catch (InvalidOperationException) { throw new ApiError(400, "body", "a member name is not valid UTF-8 text"); }
+            if (!allowed.Contains(name))
+                throw new ApiError(400, Clip(name), $"unknown field; this endpoint takes {string.Join(", ", allowed)}");
+        }
     }
 
     static string[] Prompts(JsonElement root, ServerSettings limits)

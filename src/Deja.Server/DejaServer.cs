@@ -40,6 +40,11 @@ public static class DejaServer
             .ConfigureServices(s => s.AddRouting().AddSingleton(service).AddSingleton<IHostLifetime, CallerLifetime>())
             .Configure(app => Configure(app, service)));
 
+    /// <summary>The address Kestrel bound (with --port 0, the port it chose).</summary>
+    public static string Address(IHost host) =>
+        host.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "(unknown)";
+
     /// <summary>
     /// The caller owns the process's signals (`deja serve` turns SIGINT/SIGTERM into a graceful stop and exit
     /// code 130/143, as every deja command): the host installs no signal handlers of its own.

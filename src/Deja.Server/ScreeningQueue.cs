@@ -38,7 +38,7 @@ public sealed class ScreeningQueue : IAsyncDisposable
     readonly TimeSpan maxWait;
     readonly CancellationTokenSource stop = new();
     readonly Task worker;
-    int queued;
+    int queued, inBatch;
 
     public ScreeningQueue(Screener screener, ModelLock model, ServerMetrics metrics, int maxBatch, TimeSpan maxWait, int queueLength)
     {
@@ -48,6 +48,9 @@ public sealed class ScreeningQueue : IAsyncDisposable
 
     /// <summary>Prompts waiting for the model now.</summary>
     public int Queued => Volatile.Read(ref queued);
+
+    /// <summary>Prompts of the batch the worker holds (waiting for its turn on the model, or being scored).</summary>
+    public int InBatch => Volatile.Read(ref inBatch);
 
     /// <summary>Queues a request's prompts; its results come back in its order. Throws <see cref="QueueFullException"/> when they do not fit.</summary>
     public Task<IReadOnlyList<ScreeningResult>> Screen(string[] prompts, CancellationToken cancel)
@@ -109,6 +112,7 @@ public sealed class ScreeningQueue : IAsyncDisposable
     async Task Run(List<Slot> batch)
     {
         IReadOnlyList<ScreeningResult> results;
+        Volatile.Write(ref inBatch, batch.Count);
         await model.Lock.WaitAsync(stop.Token);
         try
         {
@@ -120,7 +124,7 @@ public sealed class ScreeningQueue : IAsyncDisposable
             foreach (var s in batch) s.Job.Done.TrySetException(e);
             return;
         }
-        finally { model.Lock.Release(); }
+        finally { model.Lock.Release(); Volatile.Write(ref inBatch, 0); }
         metrics.Batch(batch.Count);
         for (int i = 0; i < batch.Count; i++)
         {
@@ -130,8 +134,11 @@ public sealed class ScreeningQueue : IAsyncDisposable
         }
     }
 
+    int disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref disposed, 1) == 1) return;
         channel.Writer.TryComplete();
         stop.Cancel();
         try { await worker; } catch (OperationCanceledException) { }

@@ -10,6 +10,7 @@ public sealed record ServerSettings
 {
     /// <summary>Address to bind: localhost unless told otherwise (the service has no TLS of its own).</summary>
     public string Host { get; init; } = "127.0.0.1";
+    /// <summary>Port to listen on; 0: any free port (the bound address is printed).</summary>
     public int Port { get; init; } = 8080;
     /// <summary>Largest request body in bytes (413 above it).</summary>
     public int MaxBodyBytes { get; init; } = 1 << 20;
@@ -41,8 +42,7 @@ public sealed record ServerSettings
         {
             if (!(value > 0) || !double.IsFinite(value)) throw new DejaException($"serve: {flag} must be positive, got {value}");
         }
-        Positive("--port", Port);
-        if (Port > 65535) throw new DejaException($"serve: --port must be at most 65535, got {Port}");
+        if (Port is < 0 or > 65535) throw new DejaException($"serve: --port must be from 0 (any free port) to 65535, got {Port}");
         Positive("--max-body-bytes", MaxBodyBytes);
         Positive("--max-prompts", MaxPrompts);
         Positive("--max-prompt-chars", MaxPromptChars);

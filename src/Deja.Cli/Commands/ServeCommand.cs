@@ -73,7 +73,7 @@ public static class ServeCommand
         using var app = DejaServer.CreateHostBuilder(service).Build();
         // Listen first, load second: /healthz answers at once and /readyz says when the model is in.
         app.StartAsync().GetAwaiter().GetResult();
-        Console.Error.WriteLine($"deja serve: listening on http://{settings.Host}:{settings.Port} (web page at /, API at /v1, /openapi.json); loading {modelSpec}");
+        Console.Error.WriteLine($"deja serve: listening on {DejaServer.Address(app)} (web page at /, API at /v1, /openapi.json); loading {modelSpec}");
         int code = ExitCodes.Ok;
         try
         {
