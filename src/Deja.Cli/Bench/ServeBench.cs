@@ -143,6 +143,8 @@ public static class ServeBench
         var statuses = new System.Collections.Concurrent.ConcurrentDictionary<int, int>();
         var bad = new System.Collections.Concurrent.ConcurrentBag<string>();
         double before = BenchTimer.RssMb();
+        long heapBefore = GC.GetTotalMemory(forceFullCollection: true), poolBefore = BufferPool.RetainedBytes;
+        var checkpoints = new System.Collections.Concurrent.ConcurrentQueue<string>();
         int next = -1;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
@@ -158,11 +160,14 @@ public static class ServeBench
                 string text = await response.Content.ReadAsStringAsync();
                 bool json = JsonNode.Parse(text) is JsonObject;
                 if (status is not (200 or 400 or 413) || !json) bad.Add($"input {i} (deja bench serve --fuzz: RequestFuzz.Body(1, {i})): {status} {text}");
+                if ((i + 1) % Math.Max(1, count / 4) == 0) checkpoints.Enqueue($"{i + 1}: {BenchTimer.RssMb():F0}");
             }
         }));
         Console.WriteLine($"{count} malformed requests in {clock.Elapsed.TotalSeconds:F1} s: " +
             string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}")) +
-            $"; RSS {before:F0} → {BenchTimer.RssMb():F0} MB; {bad.Count} unexpected");
+            $"; RSS {before:F0} → {BenchTimer.RssMb():F0} MB (after request {string.Join(", ", checkpoints)} MB); " +
+            $"managed heap after a full collection {heapBefore / 1e6:F1} → {GC.GetTotalMemory(forceFullCollection: true) / 1e6:F1} MB, " +
+            $"of it idle in the tensor buffer pool {poolBefore / 1e6:F1} → {BufferPool.RetainedBytes / 1e6:F1} MB; {bad.Count} unexpected");
         foreach (var b in bad.Take(5)) Console.Error.WriteLine("deja bench serve: " + b);
         return bad.Count;
     }

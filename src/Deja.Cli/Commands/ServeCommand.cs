@@ -41,9 +41,12 @@ public static class ServeCommand
             model, calibration, threshold, thresholdColumn, host, port, maxBody, maxPrompts, maxChars, timeout, queue, maxBatch, maxWait, maxSteps, apiKeyFile, logPrompts,
         };
         options.AddTo(cmd);
+        // Detect's file and batching options mean nothing to a service: hidden from --help, refused if given.
+        string[] notForServe = ["--latents", "--latents-per-prompt", "--limit", "--batch"];
+        foreach (var o in cmd.Options.Where(o => notForServe.Contains(o.Name))) o.Hidden = true;
         cmd.SetAction(pr =>
         {
-            var notHere = options.Given(pr).Where(o => o is "--latents" or "--latents-per-prompt" or "--limit" or "--batch").ToList();
+            var notHere = options.Given(pr).Where(notForServe.Contains).ToList();
             if (notHere.Count > 0)
                 throw new DejaException($"serve: {string.Join(", ", notHere)} do not apply to a service (its batches are formed by --max-batch; its noise comes from --seed and --seed-policy)");
             var settings = new ServerSettings
