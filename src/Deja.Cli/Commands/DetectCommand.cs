@@ -21,6 +21,8 @@ public static class DetectCommand
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file: one prompt per line, or JSONL with a prompt/caption field (default for the analytic model: all its conditions)" };
         var output = new Option<string?>("--out") { Description = "JSONL scores file (appended to; rows already there are skipped); in benchmark mode a folder (default deja-mini-detect)" };
         var calibration = new Option<string?>("--calibration") { Description = "Calibration file from deja calibrate (same model, method and options): adds \"flagged\" (score > threshold) and the threshold to every row, and counts the flagged prompts" };
+        var shard = new Option<string?>("--shard") { Description = "Score one part of the prompts: i/n (0-based shard i of n; contiguous index ranges cut at multiples of --batch, rows keep the global index; join the parts with deja merge) or auto (Kubernetes Indexed Job: JOB_COMPLETION_INDEX of --shards or DEJA_SHARDS; Slurm array: SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT)" };
+        var shards = new Option<int?>("--shards") { Description = "With --shard auto on Kubernetes: the number of shards (default: the DEJA_SHARDS variable)" };
         var options = new DetectOptions();
 
         var cmd = new Command("detect", "Score prompts for memorization (anisotropy, magnitude, sharpness, bright-ending)\n\n" +
@@ -31,6 +33,8 @@ public static class DetectCommand
         options.AddTo(cmd);
         cmd.Options.Add(output);
         cmd.Options.Add(calibration);
+        cmd.Options.Add(shard);
+        cmd.Options.Add(shards);
         cmd.SetAction(pr =>
         {
             var settings = options.Read(pr);
@@ -38,11 +42,16 @@ public static class DetectCommand
             {
                 if (pr.GetValue(calibration) is not null)
                     throw new ArgumentException("--calibration needs --model and --prompts (the benchmark mode scores both prompt lists and evaluates them instead)");
+                if (pr.GetValue(shard) is not null || pr.GetValue(shards) is not null)
+                    throw new ArgumentException("--shard needs --model and --prompts (the benchmark mode is not sharded)");
                 return RunBenchmark(settings, pr.GetValue(output));
             }
             if (pr.GetValue(model) is null) throw new ArgumentException("--model is required with --prompts (without both, deja detect runs the bundled deja-mini benchmark)");
             if (pr.GetValue(output) is null) throw new ArgumentException("--out is required: the JSONL file to write the scores to");
-            return Run(pr.GetValue(model)!, pr.GetValue(prompts), settings, pr.GetValue(output)!, pr.GetValue(calibration));
+            if (pr.GetValue(shard) is null && pr.GetValue(shards) is not null) throw new ArgumentException("--shards is only read with --shard auto");
+            // Read before anything loads: a shard that cannot be worked out stops the job at once.
+            var part = pr.GetValue(shard) is { } spec ? Shard.Parse(spec, pr.GetValue(shards), Environment.GetEnvironmentVariable) : null;
+            return Run(pr.GetValue(model)!, pr.GetValue(prompts), settings, pr.GetValue(output)!, pr.GetValue(calibration), part);
         });
         return cmd;
     }
@@ -63,7 +72,7 @@ public static class DetectCommand
         return new StableDiffusionView(StableDiffusionPipeline.Load(spec), fam, imageSize);
     }
 
-    static int Run(string modelSpec, string? promptPath, DetectSettings settings, string outPath, string? calibrationPath)
+    static int Run(string modelSpec, string? promptPath, DetectSettings settings, string outPath, string? calibrationPath, Shard? shard = null)
     {
         settings.Validate();
         OutputPath.CheckFile(outPath, "--out", OutputUse.Append);
@@ -84,7 +93,16 @@ public static class DetectCommand
             Console.Error.WriteLine($"deja detect: {outPath} ended in a partial line ({writer.DroppedBytes} bytes, from an interrupted run); it was cut off");
         var plan = ScoresResume.Plan(writer.ExistingKeys, allPrompts, prompts.Count, outPath, promptPath ?? modelSpec);
         var done = plan.Done.ToHashSet();
-        int todo = prompts.Count - done.Count;
+        var range = shard?.Range(prompts.Count, settings.Batch) ?? (0, prompts.Count);
+        if (shard is not null)
+        {
+            // A shard's file holds that shard's rows only: another shard's rows mean the wrong --out (or --batch).
+            if (writer.ExistingKeys.FirstOrDefault(k => k.Index < range.Start || k.Index >= range.End) is { Prompt: not null } stray)
+                throw new DejaException($"{outPath} has a row for prompt {stray.Index}, outside shard {shard} (prompts {range.Start} … {range.End - 1} " +
+                    $"at --batch {settings.Batch}); each shard writes its own file: use another --out");
+            Console.Error.WriteLine($"deja detect: shard {shard}: prompts {range.Start} … {range.End - 1} of {prompts.Count} ({range.End - range.Start} prompts)");
+        }
+        int todo = range.End - range.Start - done.Count;
         string beyond = plan.BeyondLimit > 0 ? $" (and {plan.BeyondLimit} beyond --limit {prompts.Count}, kept)" : "";
         Console.Error.WriteLine($"deja detect: {view.Name} ({view.Family.Name()}, id {view.Id}), {run.Method}, {prompts.Count} prompts" +
             (done.Count > 0 || plan.BeyondLimit > 0 ? $", {done.Count} already in {outPath}{beyond}, {todo} to score" : "") +
@@ -101,7 +119,7 @@ public static class DetectCommand
         int scored = 0, truncated = 0;
         var work = Stopwatch.StartNew();
         using var interruption = new Interruption("deja detect", "stopping after the batch in flight; the rows written so far are kept");
-        foreach (var batch in run.Run(prompts, done))
+        foreach (var batch in run.Run(prompts, done, range))
         {
             var (rows, nonFinite) = NonFiniteScores.Split(batch);
             writer.AppendBatch([.. rows.Select(r => setup.ToRow(r, calibration?.RowMembers(r.Scores) ?? "{}"))]);
