@@ -42,7 +42,7 @@ public class ExitCodeTests
         using var dir = new TempDir();
         var r = Support.Deja.Run(dir.Path, "detect", "--model", dir.File("no-such-model"), "--prompts", dir.File("p.txt"), "--out", dir.File("s.jsonl"));
         Assert.True(r.ExitCode == 1, r.ToString());
-        Assert.Equal("deja: --model: '" + dir.File("no-such-model") + "' is not a folder (a diffusers pipeline folder, or analytic[:SEED])", Assert.Single(r.ErrorLines));
+        Assert.Equal("deja: --model: '" + dir.File("no-such-model") + "' is not a folder (a diffusers pipeline folder, the name of a bundled model such as deja-mini, or analytic[:SEED])", Assert.Single(r.ErrorLines));
     }
 
     [Fact]

@@ -67,7 +67,9 @@ public static class DetectCommand
                 : throw new ArgumentException($"--model {spec}: the analytic model's seed must be an integer");
             return GaussianMixtureDemo.Create(seed);
         }
-        if (!Directory.Exists(spec)) throw new ArgumentException($"--model: '{spec}' is not a folder (a diffusers pipeline folder, or analytic[:SEED])");
+        // A bare name such as "deja-mini" is a bundled model (data/models/NAME, shipped beside the deja executable).
+        if (!Directory.Exists(spec) && BundledModel(spec) is { } bundled) spec = bundled;
+        if (!Directory.Exists(spec)) throw new ArgumentException($"--model: '{spec}' is not a folder (a diffusers pipeline folder, the name of a bundled model such as deja-mini, or analytic[:SEED])");
         if (imageSize is { } side && (side < 8 || side % 8 != 0)) throw new ArgumentException($"--image-size must be a positive multiple of 8, got {side}");
         return new StableDiffusionView(StableDiffusionPipeline.Load(spec), fam, imageSize);
     }
@@ -156,7 +158,15 @@ public static class DetectCommand
     /// <summary>The threshold in full (round-trip) precision: a score printed as equal to it must compare as the rule says.</summary>
     internal static string Threshold(Calibration c) => c.Threshold.ToString("R", CultureInfo.InvariantCulture);
 
-    /// <summary>The repository's data/ folder (bundled model and benchmark), searched upwards from the binary and the working directory.</summary>
+    /// <summary>The folder of the bundled model called <paramref name="name"/> (data/models/NAME), or null: only plain names, no paths.</summary>
+    internal static string? BundledModel(string name) =>
+        name.Length > 0 && name.IndexOfAny(['/', '\\']) < 0 && name is not ("." or "..") ? DataFolder(Path.Combine("models", name)) : null;
+
+    /// <summary>
+    /// A folder of data/ (bundled model and benchmark), searched upwards from the binary and then the working
+    /// directory: beside the binary for the .NET tool and the published executable (the project ships data/
+    /// with them), in the repository for a build from a checkout.
+    /// </summary>
     internal static string? DataFolder(string relative)
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })
