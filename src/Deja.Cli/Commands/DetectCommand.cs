@@ -121,7 +121,10 @@ public static class DetectCommand
         int scored = 0, truncated = 0;
         var work = Stopwatch.StartNew();
         using var interruption = new Interruption("deja detect", "stopping after the batch in flight; the rows written so far are kept");
-        foreach (var batch in run.Run(prompts, done, range))
+        // A shard skips every prompt outside its range like a prompt already scored: batches are cut from the
+        // range's start on, which is a multiple of --batch, so each is a batch of the unsharded run.
+        HashSet<int> skip = shard is null ? done : [.. done, .. Enumerable.Range(0, range.Start), .. Enumerable.Range(range.End, prompts.Count - range.End)];
+        foreach (var batch in run.Run(prompts, skip))
         {
             var (rows, nonFinite) = NonFiniteScores.Split(batch);
             writer.AppendBatch([.. rows.Select(r => setup.ToRow(r, calibration?.RowMembers(r.Scores) ?? "{}"))]);

@@ -34,18 +34,14 @@ public sealed class DetectionRun
 
     /// <summary>
     /// Scores <paramref name="prompts"/> (index = position in the list), skipping the indices in
-    /// <paramref name="done"/>; yields each batch's rows as soon as the batch is scored. With
-    /// <paramref name="range"/> only the indices [Start, End) are scored (a <see cref="Shard"/>): batches
-    /// are cut from Start on, so a Start that is a multiple of the batch size gives the unsharded run's batches.
+    /// <paramref name="done"/>; yields each batch's rows as soon as the batch is scored.
     /// </summary>
-    public IEnumerable<IReadOnlyList<DetectionRow>> Run(IReadOnlyList<string> prompts, ISet<int>? done = null, (int Start, int End)? range = null)
+    public IEnumerable<IReadOnlyList<DetectionRow>> Run(IReadOnlyList<string> prompts, ISet<int>? done = null)
     {
         ArgumentNullException.ThrowIfNull(prompts);
         if (BatchSize < 1) throw new ArgumentException($"detect: the batch size must be at least 1, got {BatchSize}");
         if (Detectors.Count == 0) throw new ArgumentException("detect: no detector");
-        var (from, to) = range ?? (0, prompts.Count);
-        if (from < 0 || to > prompts.Count || from > to) throw new ArgumentOutOfRangeException(nameof(range), $"detect: range {from} … {to} is outside the {prompts.Count} prompts");
-        var todo = Enumerable.Range(from, to - from).Where(i => done is null || !done.Contains(i)).ToArray();
+        var todo = Enumerable.Range(0, prompts.Count).Where(i => done is null || !done.Contains(i)).ToArray();
         using var nullCondition = Model.NullCondition();
         for (int start = 0; start < todo.Length; start += BatchSize)
         {
