@@ -15,6 +15,9 @@ public class ExitCodeTests
     [InlineData("generate --eta Infinity --model m --prompt p --out o.png", "--eta: 'Infinity' is not a finite number")]
     [InlineData("eval --positives a", "Option '--negatives' is required")]
     [InlineData("detect --no-such-option", "Unrecognized command or argument '--no-such-option'")]
+    [InlineData("merge a.jsonl", "Option '--out' is required")]
+    [InlineData("merge --out x.jsonl", "Required argument 'FILES' missing")]
+    [InlineData("detect --shards many", "--shards: 'many' is not a whole number")]
     public void UsageErrorsExit2WithOneLineEachAndNoHelp(string commandLine, string message)
     {
         using var dir = new TempDir();
