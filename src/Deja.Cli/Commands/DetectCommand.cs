@@ -102,7 +102,9 @@ public static class DetectCommand
             if (writer.ExistingKeys.FirstOrDefault(k => k.Index < range.Start || k.Index >= range.End) is { Prompt: not null } stray)
                 throw new DejaException($"{outPath} has a row for prompt {stray.Index}, outside shard {shard} (prompts {range.Start} … {range.End - 1} " +
                     $"at --batch {settings.Batch}); each shard writes its own file: use another --out");
-            Console.Error.WriteLine($"deja detect: shard {shard}: prompts {range.Start} … {range.End - 1} of {prompts.Count} ({range.End - range.Start} prompts)");
+            Console.Error.WriteLine(range.End > range.Start
+                ? $"deja detect: shard {shard}: prompts {range.Start} … {range.End - 1} of {prompts.Count} ({range.End - range.Start} prompts)"
+                : $"deja detect: shard {shard}: no prompts (the {prompts.Count} prompts make fewer batches of {settings.Batch} than there are shards); {outPath} stays empty");
         }
         int todo = range.End - range.Start - done.Count;
         string beyond = plan.BeyondLimit > 0 ? $" (and {plan.BeyondLimit} beyond --limit {prompts.Count}, kept)" : "";
@@ -112,7 +114,8 @@ public static class DetectCommand
             (calibration is null ? "" : $", flagging {calibration.Column} > {Threshold(calibration)} ({calibrationPath})"));
         if (todo == 0)
         {
-            Console.Error.WriteLine($"deja detect: nothing to do; {outPath} has every prompt's row");
+            if (range.End > range.Start)
+                Console.Error.WriteLine($"deja detect: nothing to do; {outPath} has {(shard is null ? "every prompt's row" : $"every row of shard {shard}")}");
             if (calibration is not null) PrintFlagged(calibration, ScoresFile.Read(outPath), outPath);
             return ExitCodes.Ok;
         }
