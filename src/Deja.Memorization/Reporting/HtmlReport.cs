@@ -21,22 +21,36 @@ public static class HtmlReport
     public static string Render(ReportInputs inputs, ReportOptions options)
     {
         options.Validate();
-        var sections = new List<(string Id, string Title, string Html)>();
+        // The body, section by section, and the table of contents (a section may hold several headed parts).
+        var body = new StringBuilder();
+        var contents = new List<(string Id, string Title)>();
         if (inputs.AllScores.Any())
         {
             var rule = DecisionRule.For(inputs);
-            string detection = DetectionSection.Render(inputs, rule, options, out _);
-            if (inputs.HasLabels)
+            body.Append(DetectionSection.Render(inputs, rule, options, out _));
+            if (inputs.HasLabels) contents.AddRange([("roc", "ROC curves"), ("metrics", "Detection metrics")]);
+            contents.Add(("histograms", "Score histograms"));
+            if (options.Top > 0)
             {
-                sections.Add(("roc", "ROC curves", ""));
-                sections.Add(("metrics", "Detection metrics", ""));
+                body.Append(TopPromptsSection.Render(inputs, rule, options.Top));
+                contents.Add(("top", "Top-scored prompts"));
             }
-            sections.Add(("histograms", "Score histograms", detection));
-            if (options.Top > 0) sections.Add(("top", "Top-scored prompts", TopPromptsSection.Render(inputs, rule, options.Top)));
         }
-        if (inputs.Explanations.Count > 0) sections.Add(("explain", "Token significance", ExplanationSection.Render(inputs.Explanations, options.MaxPrompts)));
-        if (inputs.Localizations.Count > 0) sections.Add(("localize", "Localization heatmaps", LocalizationSection.Render(inputs.Localizations, options.MaxPrompts)));
-        if (inputs.Mitigations.Count > 0) sections.Add(("mitigate", "Mitigation: before and after", MitigationSection.Render(inputs.Mitigations, options.MaxPrompts)));
+        if (inputs.Explanations.Count > 0)
+        {
+            body.Append(ExplanationSection.Render(inputs.Explanations, options.MaxPrompts));
+            contents.Add(("explain", "Token significance"));
+        }
+        if (inputs.Localizations.Count > 0)
+        {
+            body.Append(LocalizationSection.Render(inputs.Localizations, options.MaxPrompts));
+            contents.Add(("localize", "Localization heatmaps"));
+        }
+        if (inputs.Mitigations.Count > 0)
+        {
+            body.Append(MitigationSection.Render(inputs.Mitigations, options.MaxPrompts));
+            contents.Add(("mitigate", "Mitigation: before and after"));
+        }
 
         var sb = new StringBuilder();
         sb.Append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n")
@@ -49,9 +63,8 @@ public static class HtmlReport
           .Append(Inputs(inputs));
         foreach (var w in inputs.Warnings) sb.Append($"<p class=\"warning\">warning: {Html.Text(w)}</p>\n");
         sb.Append("<nav><ul>");
-        foreach (var (id, title, _) in sections) sb.Append($"<li><a href=\"#{id}\">{Html.Text(title)}</a></li>");
-        sb.Append("</ul></nav>\n</header>\n<main>\n");
-        foreach (var (_, _, html) in sections) sb.Append(html);
+        foreach (var (id, title) in contents) sb.Append($"<li><a href=\"#{id}\">{Html.Text(title)}</a></li>");
+        sb.Append("</ul></nav>\n</header>\n<main>\n").Append(body);
         sb.Append("</main>\n<footer><p>Deja ").Append(Html.Text(DejaVersion.Text))
           .Append(" — self-contained report: no scripts, no network; figures are inline SVG and PNG.</p></footer>\n</body>\n</html>\n");
         return sb.ToString();
@@ -90,6 +103,7 @@ public static class HtmlReport
         th, td { border: 1px solid #ddd; padding: 0.3em 0.5em; vertical-align: top; text-align: left; }
         thead th { background: #f3f3f3; }
         td.prompt { min-width: 14em; max-width: 32em; overflow-wrap: anywhere; }
+        table.heatmaps, table.mitigation { display: block; overflow-x: auto; max-width: 100%; }
         table.mitigation td { white-space: nowrap; } table.mitigation td.prompt, .changed { white-space: normal; }
         .ci { color: #666; font-size: 0.85em; white-space: nowrap; }
         .flag { color: #b00; font-weight: bold; }

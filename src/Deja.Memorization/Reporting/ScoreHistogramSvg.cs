@@ -101,13 +101,16 @@ public static class ScoreHistogramSvg
             bool right = X(t) < Left + plotW * 0.6;
             root.Add(Text(X(t) + (right ? 4 : -4), Top - 8, thresholdLabel ?? $"threshold {t.ToString("G4", CultureInfo.InvariantCulture)}", right ? "start" : "end", 10));
         }
-        // Legend, top right.
-        double ly = Top + 6;
+        // Legend in a top corner, on the side away from the threshold line, on a translucent white box.
+        bool thresholdRight = threshold is { } th && double.IsFinite(th) && X(th) > Left + plotW / 2;
+        double lx = thresholdRight ? Left + 8 : Left + plotW - 150, ly = Top + 6;
+        root.Add(new XElement(Svg + "rect", new XAttribute("x", F(lx - 4)), new XAttribute("y", F(ly - 11)), new XAttribute("width", "146"),
+            new XAttribute("height", F(14 * groups.Count + 4)), new XAttribute("fill", "white"), new XAttribute("fill-opacity", "0.85")));
         foreach (var g in groups)
         {
-            root.Add(new XElement(Svg + "rect", new XAttribute("x", F(Left + plotW - 150)), new XAttribute("y", F(ly - 8)), new XAttribute("width", "10"),
+            root.Add(new XElement(Svg + "rect", new XAttribute("x", F(lx)), new XAttribute("y", F(ly - 8)), new XAttribute("width", "10"),
                 new XAttribute("height", "10"), new XAttribute("fill", g.Colour), new XAttribute("fill-opacity", "0.45"), new XAttribute("stroke", g.Colour)));
-            root.Add(Text(Left + plotW - 136, ly + 1, $"{g.Name} ({g.Scores.Count})", "start", 10));
+            root.Add(Text(lx + 14, ly + 1, $"{g.Name} ({g.Scores.Count})", "start", 10));
             ly += 14;
         }
         return root.ToString(SaveOptions.None) + "\n";
