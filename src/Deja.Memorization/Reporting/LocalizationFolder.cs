@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Deja.Diffusion.IO;
 using Deja.Memorization.Evaluation;
 using Deja.Memorization.Localization;
 using Deja.Tensors;
@@ -42,5 +43,28 @@ public sealed class LocalizationFolder
     {
         var path = System.IO.Path.Combine(Path, LocalizeOutput.PngDir, $"{index:00000}_{seed}_{map}.png");
         return File.Exists(path) ? path : null;
+    }
+
+    /// <summary>
+    /// The heatmap of one prompt, seed and map as PNG bytes: localize's own drawing over the generation when
+    /// the folder has it, else (a `--no-png` run) the map alone, drawn the same way from the prompt's part
+    /// file; null when neither exists. <paramref name="overImage"/> says which.
+    /// </summary>
+    public byte[]? HeatmapPng(int index, long seed, string map, out bool overImage)
+    {
+        overImage = true;
+        if (Png(index, seed, map) is { } png) return ReportFiles.ReadBytes(png);
+        overImage = false;
+        var part = System.IO.Path.Combine(Path, LocalizeOutput.PartsDir, $"{index:00000}.safetensors");
+        if (!File.Exists(part)) return null;
+        using var file = SafeTensorsFile.Open(part);
+        string name = LocalizeOutput.TensorName(index, seed, map);
+        if (!file.Contains(name)) return null;
+        using var tensor = file.ReadTensor(name);
+        if (tensor.Shape.Length != 2) throw new DejaException($"{part}: map {name} has shape [{string.Join(", ", tensor.Shape)}], not [H, W]");
+        var image = Heatmap.Render(null, 1, tensor.Shape[0], tensor.Shape[1], tensor.ToArray(), tensor.Shape[0], tensor.Shape[1]);
+        using var buffer = new MemoryStream();
+        Diffusion.Images.Png.Write(buffer, image);
+        return buffer.ToArray();
     }
 }

@@ -30,10 +30,11 @@ static class LocalizationSection
                           (seed is null ? "" : $"<br><span class=\"note\">seed {seed}</span>") + "</td>");
                 foreach (var map in folder.Maps)
                 {
-                    var png = seed is { } s ? folder.Png(p.Row.Index, s, map) : null;
+                    bool overImage = true;
+                    var png = seed is { } s ? folder.HeatmapPng(p.Row.Index, s, map, out overImage) : null;
                     string mean = p.Row.Scores.TryGetValue(map, out var m) ? Html.Number(m, "G4") : "—";
-                    sb.Append("<td>").Append(png is null ? "<span class=\"note\">no PNG in the folder</span>"
-                            : Html.PngImage(ReportFiles.ReadBytes(png), $"{map} for prompt {p.Row.Index}", 160, $"{map}, seed {seed}"))
+                    sb.Append("<td>").Append(png is null ? "<span class=\"note\">no map in the folder</span>"
+                            : Html.PngImage(png, $"{map} for prompt {p.Row.Index}", 160, $"{map}, seed {seed}{(overImage ? "" : " (map alone: the run wrote no PNGs)")}"))
                       .Append($"<br><span class=\"note\">mean {mean}</span></td>");
                 }
                 sb.Append("</tr>\n");

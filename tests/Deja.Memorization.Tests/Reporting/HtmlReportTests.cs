@@ -147,6 +147,29 @@ public class HtmlReportTests
     }
 
     [Fact]
+    public void AFolderWithoutPngsShowsTheMapsFromItsPartFiles()
+    {
+        using var f = new ReportFixture(localizePrompts: 2);
+        Directory.Delete(Path.Combine(f.Localize, "png"), recursive: true);
+        Directory.CreateDirectory(Path.Combine(f.Localize, "parts"));
+        var values = Enumerable.Range(0, 64).Select(i => (float)i).ToArray();
+        using (var map = Tensor.FromArray(values, 8, 8))
+            Deja.Diffusion.IO.SafeTensorsWriter.Write(Path.Combine(f.Localize, "parts", "00000.safetensors"), [("0/0/cov", map)], new Dictionary<string, string> { ["format"] = "pt" });
+        var folder = LocalizationFolder.Read(f.Localize);
+        var png = folder.HeatmapPng(0, 0, "cov", out bool overImage);
+        Assert.False(overImage);
+        // Heatmap enlarges an 8×8 map by 32 to 256 px and adds its 6 + 12 px colour bar; the top-left pixel is the minimum (black end).
+        var image = Deja.Diffusion.Images.Png.Decode(png!);
+        Assert.Equal((256 + 18, 256), (image.Width, image.Height));
+        Assert.Equal(Deja.Memorization.Localization.Heatmap.Colour(0), (image.Pixels[0], image.Pixels[1], image.Pixels[2]));
+        Assert.Null(folder.HeatmapPng(0, 0, "score_diff", out _));
+        Assert.Null(folder.HeatmapPng(1, 1, "cov", out _));
+        var html = HtmlReport.Render(ReportInputs.Read([f.Localize], [], [], null, false), Quick);
+        Assert.Equal(1, Count(html, "<img "));
+        Assert.Equal(3, Count(html, "no map in the folder"));
+    }
+
+    [Fact]
     public void MaxPromptsLimitsThePictures()
     {
         using var f = new ReportFixture();
