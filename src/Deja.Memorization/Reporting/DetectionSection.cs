@@ -34,8 +34,12 @@ static class DetectionSection
         }
         else
         {
-            columns = options.Columns ?? CommonColumns(inputs.Scored.SelectMany(s => s.Rows));
+            var common = CommonColumns(inputs.Scored.SelectMany(s => s.Rows));
+            columns = options.Columns ?? common;
             if (columns.Count == 0) throw new Tensors.DejaException("report: the score files have no column present in every row");
+            foreach (var c in columns)
+                if (!common.Contains(c))
+                    throw new Tensors.DejaException($"report: --columns: no column \"{c}\" in every row; the score files have: {string.Join(", ", common)}");
         }
 
         sb.Append("<section id=\"histograms\"><h2>Score histograms</h2>\n<p>");

@@ -234,6 +234,10 @@ public class HtmlReportTests
         Assert.Contains("was made for model mini (id model-a), this run uses", Refused(() => Read([other], cal: f.Calibration)));
 
         Assert.Equal("report: --max-prompts must be ≥ 1, got 0", Refused(() => new ReportOptions { MaxPrompts = 0 }.Validate()));
+        Assert.Equal("report: --columns: no column \"nope\" in every row; the score files have: anisotropy, anisotropy_norm, anisotropy_cosine",
+            Refused(() => HtmlReport.Render(Read([f.Scored]), Quick with { Columns = ["nope"] })));
+        Assert.Equal("eval: no column \"nope\"; the score files have: anisotropy, anisotropy_norm, anisotropy_cosine",
+            Refused(() => HtmlReport.Render(Read([], [f.Positives], [f.Negatives]), Quick with { Columns = ["nope"] })));
     }
 
     static void Write(string dir, string name, double[] scores) => File.WriteAllLines(Path.Combine(dir, name), scores.Select((s, i) => ReportFixture.Line(new ScoreRow
