@@ -39,7 +39,7 @@ public sealed class MitigationFolder
                 string image = (string?)row["image"] ?? throw new InvalidDataException("missing \"image\"");
                 // The image path is relative to the folder; anything reaching outside it is refused (a row is outside input).
                 var full = System.IO.Path.GetFullPath(System.IO.Path.Combine(folder, image));
-                if (System.IO.Path.IsPathRooted(image) || !full.StartsWith(System.IO.Path.GetFullPath(folder).TrimEnd('/') + "/", StringComparison.Ordinal))
+                if (System.IO.Path.IsPathRooted(image) || !full.StartsWith(System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(folder)) + System.IO.Path.DirectorySeparatorChar, StringComparison.Ordinal))
                     throw new InvalidDataException($"\"image\" {image} is not inside the folder");
                 if (!File.Exists(full)) throw new DejaException($"{where}: image {image} is missing");
                 images.Add(new MitigatedImage(
