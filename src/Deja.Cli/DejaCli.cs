@@ -24,6 +24,8 @@ public static class DejaCli
         root.Subcommands.Add(EvalLocalizeCommand.Create());
         root.Subcommands.Add(MitigateCommand.Create());
         root.Subcommands.Add(JudgeCommand.Create());
+        root.Subcommands.Add(ReportCommand.Create());
+        root.Subcommands.Add(MergeCommand.Create());
         root.Subcommands.Add(ServeCommand.Create());
         FiniteNumbers.RequireEverywhere(root);
         return root;

@@ -15,6 +15,9 @@ public class ExitCodeTests
     [InlineData("generate --eta Infinity --model m --prompt p --out o.png", "--eta: 'Infinity' is not a finite number")]
     [InlineData("eval --positives a", "Option '--negatives' is required")]
     [InlineData("detect --no-such-option", "Unrecognized command or argument '--no-such-option'")]
+    [InlineData("merge a.jsonl", "Option '--out' is required")]
+    [InlineData("merge --out x.jsonl", "Required argument 'FILES' missing")]
+    [InlineData("detect --shards many", "--shards: 'many' is not a whole number")]
     public void UsageErrorsExit2WithOneLineEachAndNoHelp(string commandLine, string message)
     {
         using var dir = new TempDir();
@@ -42,7 +45,7 @@ public class ExitCodeTests
         using var dir = new TempDir();
         var r = Support.Deja.Run(dir.Path, "detect", "--model", dir.File("no-such-model"), "--prompts", dir.File("p.txt"), "--out", dir.File("s.jsonl"));
         Assert.True(r.ExitCode == 1, r.ToString());
-        Assert.Equal("deja: --model: '" + dir.File("no-such-model") + "' is not a folder (a diffusers pipeline folder, or analytic[:SEED])", Assert.Single(r.ErrorLines));
+        Assert.Equal("deja: --model: '" + dir.File("no-such-model") + "' is not a folder (a diffusers pipeline folder, the name of a bundled model such as deja-mini, or analytic[:SEED])", Assert.Single(r.ErrorLines));
     }
 
     [Fact]

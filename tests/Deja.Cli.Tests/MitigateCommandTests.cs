@@ -45,6 +45,29 @@ public class MitigateCommandTests
     }
 
     [Fact]
+    public void APromptThatNeverReachesItsTargetIsReturnedFlaggedAndCountedAsNotConverged()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("prompts.txt"), ["a cat on a mat", "an astronaut riding a horse"]);
+        // target 0: no loss (a norm of a non-zero difference) reaches it, so both run all their updates
+        var r = Support.Deja.Run(dir.Path, "mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompts", "prompts.txt", "--n", "1",
+            "--steps", "2", "--iterations", "1", "--target-loss", "0", "--no-score", "--out", "out");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var rows = Rows(dir.Path);
+        Assert.Equal(2, rows.Length);
+        Assert.All(rows, row => Assert.False((bool)row["stop_criterion_met"]!));
+        Assert.All(rows, row => Assert.True(File.Exists(Path.Combine(dir.Path, "out", (string)row["image"]!))));
+        Assert.Contains("stop criterion met by 0 of 2, not converged: 2 (prompt index 0, 1;", r.Error);
+
+        // a target every prompt meets at the start: met by all, none listed
+        var met = Support.Deja.Run(dir.Path, "mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompts", "prompts.txt", "--n", "1",
+            "--steps", "2", "--iterations", "1", "--target-loss", "1e9", "--no-score", "--out", "met");
+        Assert.True(met.ExitCode == 0, met.ToString());
+        Assert.Contains("stop criterion met by 2 of 2;", met.Error);
+        Assert.DoesNotContain("not converged", met.Error);
+    }
+
+    [Fact]
     public void RandomTokensRecordTheChangedPromptAndNoneEqualsPlainGeneration()
     {
         using var dir = new TempDir();

@@ -7,7 +7,7 @@ public static class BenchCommand
 {
     public static Command Create()
     {
-        var bench = new Command("bench", "Measure speed and memory of Deja's kernels and models");
+        var bench = new Command("bench", "Measure speed and memory of Deja's kernels and models\n\nExample: deja bench detect --config sd1 --batch 1,8");
         bench.Subcommands.Add(OpsBench.Command());
         bench.Subcommands.Add(LoadBench.Command());
         bench.Subcommands.Add(TextBench.Command());

@@ -62,7 +62,7 @@ public static class TextBench
     public static System.CommandLine.Command Command()
     {
         var json = new System.CommandLine.Option<bool>("--json") { Description = "One JSON object per line instead of a table" };
-        var cmd = new System.CommandLine.Command("text", "Benchmark the full-size SD1/SD2 CLIP text encoders (random weights)") { json };
+        var cmd = new System.CommandLine.Command("text", "Benchmark the full-size SD1/SD2 CLIP text encoders (random weights)\n\nExample: deja bench text --json") { json };
         cmd.SetAction(pr =>
         {
             var results = new List<BenchResult>();

@@ -26,7 +26,7 @@ public static class DetectBench
         var n = new Option<int>("--n") { Description = "Generations (noise draws) per prompt", DefaultValueFactory = _ => 1 };
         var policy = new Option<string>("--seed-policy") { Description = "same (one noise for all prompts: the unconditional pass is shared) or index", DefaultValueFactory = _ => "same" };
         var json = new Option<bool>("--json") { Description = "JSON lines instead of a table" };
-        var cmd = new Command("detect", "Benchmark the detectors' cost per prompt on a full-size UNet") { config, batch, methods, n, policy, json };
+        var cmd = new Command("detect", "Benchmark the detectors' cost per prompt on a full-size UNet\n\nExample: deja bench detect --config sd1 --batch 1,8 --n 1") { config, batch, methods, n, policy, json };
         cmd.SetAction(pr => Run(pr.GetValue(config)!, pr.GetValue(batch)!, pr.GetValue(methods)!, pr.GetValue(n), pr.GetValue(policy)!, pr.GetValue(json)));
         return cmd;
     }

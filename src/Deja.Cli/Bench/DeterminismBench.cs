@@ -30,7 +30,7 @@ public static class DeterminismBench
         var only = new Option<string?>("--variants") { Description = "Comma-separated variant names to run (default: all)" };
         var work = new Option<string>("--work") { Description = "Folder for the score files", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "deja-determinism") };
         var json = new Option<bool>("--json") { Description = "One JSON row per variant and column" };
-        var cmd = new Command("determinism", "Compare detection scores across thread counts, batch sizes, CPU kinds and BLAS (child processes)")
+        var cmd = new Command("determinism", "Compare detection scores across thread counts, batch sizes, CPU kinds and BLAS (child processes)\n\nExample: deja bench determinism")
             { model, prompts, limit, methods, n, only, work, json };
         cmd.SetAction(pr => Run(pr.GetValue(model), pr.GetValue(prompts), pr.GetValue(limit), pr.GetValue(methods)!, pr.GetValue(n),
             pr.GetValue(only), pr.GetValue(work)!, pr.GetValue(json)));

@@ -17,7 +17,7 @@ public static class EnvironmentReport
 {
     public static Command Command()
     {
-        var cmd = new Command("env", "Print the instruction sets, SIMD path, BLAS and threads this process uses");
+        var cmd = new Command("env", "Print the instruction sets, SIMD path, BLAS and threads this process uses\n\nExample: deja bench env");
         cmd.SetAction(_ => { Console.WriteLine(Describe()); return 0; });
         return cmd;
     }

@@ -12,7 +12,7 @@ public static class LoadBench
         var dtype = new Option<string>("--dtype") { Description = "Storage type of the generated file: f32, f16 or bf16", DefaultValueFactory = _ => "f32" };
         var dir = new Option<string>("--dir") { Description = "Folder for the temporary file (needs 3.5 GB free for f32)", DefaultValueFactory = _ => Path.GetTempPath() };
         var json = new Option<bool>("--json") { Description = "One JSON object instead of text" };
-        var cmd = new Command("load", "Time opening and reading a generated full-size SD1 UNet safetensors file") { dtype, dir, json };
+        var cmd = new Command("load", "Time opening and reading a generated full-size SD1 UNet safetensors file\n\nExample: deja bench load --dtype f16") { dtype, dir, json };
         cmd.SetAction(pr =>
         {
             var type = pr.GetValue(dtype)!.ToLowerInvariant() switch

@@ -23,7 +23,7 @@ static class LocalizeBench
         var config = new Option<string>("--config") { Description = "sd1 or sd2", DefaultValueFactory = _ => "sd1" };
         var probes = new Option<int>("--probes") { Description = "Hutchinson probes K", DefaultValueFactory = _ => 16 };
         var json = new Option<bool>("--json") { Description = "One JSON row on stdout" };
-        var cmd = new Command("localize", "Benchmark one cov map (Hutchinson, K probes) at full Stable Diffusion size") { config, probes, json };
+        var cmd = new Command("localize", "Benchmark one cov map (Hutchinson, K probes) at full Stable Diffusion size\n\nExample: deja bench localize --config sd1 --probes 16") { config, probes, json };
         cmd.SetAction(pr => Run(pr.GetValue(config)!, pr.GetValue(probes), pr.GetValue(json)));
         return cmd;
     }

@@ -10,7 +10,7 @@ public static class OpsBench
     public static Command Command()
     {
         var json = new Option<bool>("--json") { Description = "One JSON object per line instead of a table" };
-        var cmd = new Command("ops", "Benchmark GEMM, conv2d, attention and group_norm at SD shapes") { json };
+        var cmd = new Command("ops", "Benchmark GEMM, conv2d, attention and group_norm at SD shapes\n\nExample: deja bench ops --json") { json };
         cmd.SetAction(pr => Run(pr.GetValue(json)));
         return cmd;
     }

@@ -16,7 +16,7 @@ public static class PanelsBench
     public static Command Command()
     {
         var rounds = new Option<int>("--rounds") { Description = "Alternations per shape (the median of each side is reported)", DefaultValueFactory = _ => 15 };
-        var cmd = new Command("panels", "Deja's GEMM panels vs OpenBLAS's own threads, timed alternately") { rounds };
+        var cmd = new Command("panels", "Deja's GEMM panels vs OpenBLAS's own threads, timed alternately\n\nExample: deja bench panels") { rounds };
         cmd.SetAction(pr => Run(pr.GetValue(rounds)));
         return cmd;
     }

@@ -17,7 +17,7 @@ public static class TrainBench
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps)", DefaultValueFactory = _ => 10 };
         var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder", DefaultValueFactory = _ => TrainCommand.DefaultTokenizer() };
         var profile = new Option<bool>("--profile") { Description = "Also print where the timed steps spent their time: phases, UNet forward by kind, backward by op" };
-        var cmd = new Command("train", "Benchmark training steps of a mini model") { config, batch, steps, tokenizer, profile };
+        var cmd = new Command("train", "Benchmark training steps of a mini model\n\nExample: deja bench train --config mini --batch 32") { config, batch, steps, tokenizer, profile };
         cmd.SetAction(pr =>
         {
             var cfg = MiniConfig.Get(pr.GetValue(config)!);

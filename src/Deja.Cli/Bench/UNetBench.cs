@@ -24,7 +24,7 @@ public static class UNetBench
         var runs = new Option<int>("--runs") { Description = "Timed forwards (the median is reported)", DefaultValueFactory = _ => 3 };
         var json = new Option<bool>("--json") { Description = "One JSON object instead of a table" };
         var vjp = new Option<bool>("--vjp") { Description = "Forward plus one VJP with respect to the latents and the text states (no weight gradients)" };
-        var cmd = new Command("unet", "Benchmark a full-size Stable Diffusion UNet forward") { config, batch, runs, json, vjp };
+        var cmd = new Command("unet", "Benchmark a full-size Stable Diffusion UNet forward\n\nExample: deja bench unet --config sd1 --batch 2") { config, batch, runs, json, vjp };
         cmd.SetAction(pr => Run(pr.GetValue(config)!, pr.GetValue(batch), pr.GetValue(runs), pr.GetValue(json), pr.GetValue(vjp)));
         return cmd;
     }

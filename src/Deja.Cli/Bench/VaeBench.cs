@@ -21,7 +21,7 @@ public static class VaeBench
         var runs = new Option<int>("--runs") { Description = "Timed runs per entry (median reported), after one warm-up", DefaultValueFactory = _ => 3 };
         var encode = new Option<bool>("--encode") { Description = "Also benchmark encoding an image of the same size" };
         var backward = new Option<bool>("--backward") { Description = "Also benchmark decode plus the gradient with respect to the latents (weights frozen)" };
-        var cmd = new Command("vae", "Benchmark the SD1 VAE decode (and encode) at full size with random weights") { json, size, runs, encode, backward };
+        var cmd = new Command("vae", "Benchmark the SD1 VAE decode (and encode) at full size with random weights\n\nExample: deja bench vae") { json, size, runs, encode, backward };
         cmd.SetAction(pr => Run(pr.GetValue(json), pr.GetValue(size), Math.Max(1, pr.GetValue(runs)), pr.GetValue(encode), pr.GetValue(backward)));
         return cmd;
     }

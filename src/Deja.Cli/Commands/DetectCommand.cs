@@ -21,6 +21,8 @@ public static class DetectCommand
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file: one prompt per line, or JSONL with a prompt/caption field (default for the analytic model: all its conditions)" };
         var output = new Option<string?>("--out") { Description = "JSONL scores file (appended to; rows already there are skipped); in benchmark mode a folder (default deja-mini-detect)" };
         var calibration = new Option<string?>("--calibration") { Description = "Calibration file from deja calibrate (same model, method and options): adds \"flagged\" (score > threshold) and the threshold to every row, and counts the flagged prompts" };
+        var shard = new Option<string?>("--shard") { Description = "Score one part of the prompts: i/n (0-based shard i of n; contiguous index ranges cut at multiples of --batch, rows keep the global index; join the parts with deja merge) or auto (Kubernetes Indexed Job: JOB_COMPLETION_INDEX of --shards or DEJA_SHARDS; Slurm array: SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT)" };
+        var shards = new Option<int?>("--shards") { Description = "With --shard auto on Kubernetes: the number of shards (default: the DEJA_SHARDS variable)" };
         var options = new DetectOptions();
 
         var cmd = new Command("detect", "Score prompts for memorization (anisotropy, magnitude, sharpness, bright-ending)\n\n" +
@@ -31,6 +33,8 @@ public static class DetectCommand
         options.AddTo(cmd);
         cmd.Options.Add(output);
         cmd.Options.Add(calibration);
+        cmd.Options.Add(shard);
+        cmd.Options.Add(shards);
         cmd.SetAction(pr =>
         {
             var settings = options.Read(pr);
@@ -38,11 +42,16 @@ public static class DetectCommand
             {
                 if (pr.GetValue(calibration) is not null)
                     throw new ArgumentException("--calibration needs --model and --prompts (the benchmark mode scores both prompt lists and evaluates them instead)");
+                if (pr.GetValue(shard) is not null || pr.GetValue(shards) is not null)
+                    throw new ArgumentException("--shard needs --model and --prompts (the benchmark mode is not sharded)");
                 return RunBenchmark(settings, pr.GetValue(output));
             }
             if (pr.GetValue(model) is null) throw new ArgumentException("--model is required with --prompts (without both, deja detect runs the bundled deja-mini benchmark)");
             if (pr.GetValue(output) is null) throw new ArgumentException("--out is required: the JSONL file to write the scores to");
-            return Run(pr.GetValue(model)!, pr.GetValue(prompts), settings, pr.GetValue(output)!, pr.GetValue(calibration));
+            if (pr.GetValue(shard) is null && pr.GetValue(shards) is not null) throw new ArgumentException("--shards is only read with --shard auto");
+            // Read before anything loads: a shard that cannot be worked out stops the job at once.
+            var part = pr.GetValue(shard) is { } spec ? Shard.Parse(spec, pr.GetValue(shards), Environment.GetEnvironmentVariable) : null;
+            return Run(pr.GetValue(model)!, pr.GetValue(prompts), settings, pr.GetValue(output)!, pr.GetValue(calibration), part);
         });
         return cmd;
     }
@@ -58,12 +67,14 @@ public static class DetectCommand
                 : throw new ArgumentException($"--model {spec}: the analytic model's seed must be an integer");
             return GaussianMixtureDemo.Create(seed);
         }
-        if (!Directory.Exists(spec)) throw new ArgumentException($"--model: '{spec}' is not a folder (a diffusers pipeline folder, or analytic[:SEED])");
+        // A bare name such as "deja-mini" is a bundled model (data/models/NAME, shipped beside the deja executable).
+        if (!Directory.Exists(spec) && BundledModel(spec) is { } bundled) spec = bundled;
+        if (!Directory.Exists(spec)) throw new ArgumentException($"--model: '{spec}' is not a folder (a diffusers pipeline folder, the name of a bundled model such as deja-mini, or analytic[:SEED])");
         if (imageSize is { } side && (side < 8 || side % 8 != 0)) throw new ArgumentException($"--image-size must be a positive multiple of 8, got {side}");
         return new StableDiffusionView(StableDiffusionPipeline.Load(spec), fam, imageSize);
     }
 
-    static int Run(string modelSpec, string? promptPath, DetectSettings settings, string outPath, string? calibrationPath)
+    static int Run(string modelSpec, string? promptPath, DetectSettings settings, string outPath, string? calibrationPath, Shard? shard = null)
     {
         settings.Validate();
         OutputPath.CheckFile(outPath, "--out", OutputUse.Append);
@@ -84,7 +95,18 @@ public static class DetectCommand
             Console.Error.WriteLine($"deja detect: {outPath} ended in a partial line ({writer.DroppedBytes} bytes, from an interrupted run); it was cut off");
         var plan = ScoresResume.Plan(writer.ExistingKeys, allPrompts, prompts.Count, outPath, promptPath ?? modelSpec);
         var done = plan.Done.ToHashSet();
-        int todo = prompts.Count - done.Count;
+        var range = shard?.Range(prompts.Count, settings.Batch) ?? (0, prompts.Count);
+        if (shard is not null)
+        {
+            // A shard's file holds that shard's rows only: another shard's rows mean the wrong --out (or --batch).
+            if (writer.ExistingKeys.FirstOrDefault(k => k.Index < range.Start || k.Index >= range.End) is { Prompt: not null } stray)
+                throw new DejaException($"{outPath} has a row for prompt {stray.Index}, outside shard {shard} (prompts {range.Start} … {range.End - 1} " +
+                    $"at --batch {settings.Batch}); each shard writes its own file: use another --out");
+            Console.Error.WriteLine(range.End > range.Start
+                ? $"deja detect: shard {shard}: prompts {range.Start} … {range.End - 1} of {prompts.Count} ({range.End - range.Start} prompts)"
+                : $"deja detect: shard {shard}: no prompts (the {prompts.Count} prompts make fewer batches of {settings.Batch} than there are shards); {outPath} stays empty");
+        }
+        int todo = range.End - range.Start - done.Count;
         string beyond = plan.BeyondLimit > 0 ? $" (and {plan.BeyondLimit} beyond --limit {prompts.Count}, kept)" : "";
         Console.Error.WriteLine($"deja detect: {view.Name} ({view.Family.Name()}, id {view.Id}), {run.Method}, {prompts.Count} prompts" +
             (done.Count > 0 || plan.BeyondLimit > 0 ? $", {done.Count} already in {outPath}{beyond}, {todo} to score" : "") +
@@ -92,7 +114,8 @@ public static class DetectCommand
             (calibration is null ? "" : $", flagging {calibration.Column} > {Threshold(calibration)} ({calibrationPath})"));
         if (todo == 0)
         {
-            Console.Error.WriteLine($"deja detect: nothing to do; {outPath} has every prompt's row");
+            if (range.End > range.Start)
+                Console.Error.WriteLine($"deja detect: nothing to do; {outPath} has {(shard is null ? "every prompt's row" : $"every row of shard {shard}")}");
             if (calibration is not null) PrintFlagged(calibration, ScoresFile.Read(outPath), outPath);
             return ExitCodes.Ok;
         }
@@ -101,7 +124,10 @@ public static class DetectCommand
         int scored = 0, truncated = 0;
         var work = Stopwatch.StartNew();
         using var interruption = new Interruption("deja detect", "stopping after the batch in flight; the rows written so far are kept");
-        foreach (var batch in run.Run(prompts, done))
+        // A shard skips every prompt outside its range like a prompt already scored: batches are cut from the
+        // range's start on, which is a multiple of --batch, so each is a batch of the unsharded run.
+        HashSet<int> skip = shard is null ? done : [.. done, .. Enumerable.Range(0, range.Start), .. Enumerable.Range(range.End, prompts.Count - range.End)];
+        foreach (var batch in run.Run(prompts, skip))
         {
             var (rows, nonFinite) = NonFiniteScores.Split(batch);
             writer.AppendBatch([.. rows.Select(r => setup.ToRow(r, calibration?.RowMembers(r.Scores) ?? "{}"))]);
@@ -138,7 +164,15 @@ public static class DetectCommand
     /// <summary>The threshold in full (round-trip) precision: a score printed as equal to it must compare as the rule says.</summary>
     internal static string Threshold(Calibration c) => c.Threshold.ToString("R", CultureInfo.InvariantCulture);
 
-    /// <summary>The repository's data/ folder (bundled model and benchmark), searched upwards from the binary and the working directory.</summary>
+    /// <summary>The folder of the bundled model called <paramref name="name"/> (data/models/NAME), or null: only plain names, no paths.</summary>
+    internal static string? BundledModel(string name) =>
+        name.Length > 0 && name.IndexOfAny(['/', '\\']) < 0 && name is not ("." or "..") ? DataFolder(Path.Combine("models", name)) : null;
+
+    /// <summary>
+    /// A folder of data/ (bundled model and benchmark), searched upwards from the binary and then the working
+    /// directory: beside the binary for the .NET tool and the published executable (the project ships data/
+    /// with them), in the repository for a build from a checkout.
+    /// </summary>
     internal static string? DataFolder(string relative)
     {
         foreach (var start in new[] { AppContext.BaseDirectory, Directory.GetCurrentDirectory() })

@@ -18,7 +18,7 @@ public static class FuzzCommand
         var start = new Option<long>("--start") { Description = "Index of the first input (with --count 1: reproduce one input of a report)" };
         var timeLimit = new Option<double>("--time-limit") { Description = "Seconds one input may take", DefaultValueFactory = _ => 10 };
         var crashes = new Option<string?>("--crashes") { Description = "Folder to write failing inputs to (each with a .txt saying how to reproduce it)" };
-        var cmd = new Command("fuzz", "Check that damaged input files are accepted or refused cleanly (seeded, reproducible)")
+        var cmd = new Command("fuzz", "Check that damaged input files are accepted or refused cleanly (seeded, reproducible)\n\nExample: deja fuzz scores --count 1000 --seed 12")
         {
             target, count, seed, start, timeLimit, crashes,
         };

@@ -115,20 +115,27 @@ public static class MitigateCommand
             $"{prompts.Count} prompt(s), n = {run.Noise.Generations}, {run.Steps} steps{(done > 0 ? $"; resuming after {done} complete prompt(s)" : "")}");
         var progress = new Progress("mitigate", prompts.Count);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        int met = 0, written = 0;
+        int met = 0, written = 0, judged = 0;
+        var notConverged = new List<int>();
         double before = 0, after = 0;
         int scored = 0;
         foreach (var result in run.Run(prompts, done))
         {
             var rows = output.Write(result);
             written++;
-            if (result.StopCriterionMet == true) met++;
+            if (result.StopCriterionMet is { } reached)
+            {
+                judged++;
+                if (reached) met++; else notConverged.Add(result.Index);
+            }
             if (result.ScoreBefore is { } b && result.ScoreAfter is { } a) { before += b; after += a; scored++; }
             if (json) foreach (var row in rows) Console.WriteLine(row.ToJsonString());
             progress.Report(result.Index + 1, $"loss {(result.Losses.Count > 0 ? result.Losses[^1].ToString("0.###", CultureInfo.InvariantCulture) : "-")}", clock.Elapsed);
         }
-        string stop = run.Method == MitigationMethod.Prompt && run.Prompt.TargetLoss is { } t
-            ? $"; target loss {t.ToString(CultureInfo.InvariantCulture)} met by {met} of {written} (the rest stopped after {run.Prompt.Iterations} updates)" : "";
+        // every prompt whose method has a stop criterion (a target loss, a stop threshold, SAIL's acceptance)
+        // and did not reach it still has its images and rows; the summary counts and names them
+        string stop = judged == 0 ? "" : $"; stop criterion met by {met} of {judged}" + (notConverged.Count == 0 ? "" :
+            $", not converged: {notConverged.Count} (prompt index {string.Join(", ", notConverged.Take(10))}{(notConverged.Count > 10 ? ", …" : "")}; rows carry \"stop_criterion_met\": false)");
         string scores = scored > 0
             ? $"; mean anisotropy {(before / scored).ToString("0.###", CultureInfo.InvariantCulture)} before, {(after / scored).ToString("0.###", CultureInfo.InvariantCulture)} after" : "";
         Console.Error.WriteLine($"deja mitigate: {written} prompt(s) in {clock.Elapsed.TotalSeconds:F1} s ({(written > 0 ? clock.Elapsed.TotalSeconds / written : 0):F2} s per prompt){stop}{scores}; rows in {output.RowsPath}");

@@ -24,7 +24,7 @@ public static class SynthCommand
         var diverse = new Option<int>("--diverse") { Description = "Unique diverse images", DefaultValueFactory = _ => Defaults.Diverse };
         var heldout = new Option<int>("--heldout") { Description = "Held-out captions", DefaultValueFactory = _ => Defaults.Heldout };
         var force = new Option<bool>("--force") { Description = "Replace an existing folder" };
-        var cmd = new Command("synth", "Create a synthetic captioned image dataset with planted memorization")
+        var cmd = new Command("synth", "Create a synthetic captioned image dataset with planted memorization\n\nExample: deja synth --out synth-data --seed 0")
         {
             output, seed, size, verbatim, repeats, templates, templateImages, templateRepeats, patternBlock, diverse, heldout, force,
         };

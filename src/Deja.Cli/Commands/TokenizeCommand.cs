@@ -13,7 +13,7 @@ public static class TokenizeCommand
         var prompt = new Option<string?>("--prompt") { Description = "One prompt" };
         var prompts = new Option<string?>("--prompts") { Description = "Prompts file: one per line, or JSONL with a \"prompt\" or \"caption\" field" };
         var json = new Option<bool>("--json") { Description = "One JSON object per prompt" };
-        var cmd = new Command("tokenize", "Show the token ids and BPE tokens a model sees for prompts") { model, prompt, prompts, json };
+        var cmd = new Command("tokenize", "Show the token ids and BPE tokens a model sees for prompts\n\nExample: deja tokenize --model data/models/deja-mini --prompt \"acme logo on a red circle\" --json") { model, prompt, prompts, json };
         cmd.SetAction(pr => Run(pr.GetValue(model)!, pr.GetValue(prompt), pr.GetValue(prompts), pr.GetValue(json)));
         return cmd;
     }

@@ -35,7 +35,7 @@ public static class TrainCommand
         var offset = new Option<double>("--offset-noise") { Description = "Per-image, per-channel constant added to the training noise, N(0, s²), so that the mean colour is learned from the caption (0: off)", DefaultValueFactory = _ => 0.1 };
         var skipBad = new Option<bool>("--skip-bad") { Description = "Leave out unreadable or missing images (counted) instead of stopping" };
         var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder (vocab.json, merges.txt)", DefaultValueFactory = _ => DefaultTokenizer() };
-        var cmd = new Command("train", "Train a mini text-to-image model (DDPM ε-objective) on a captioned image folder")
+        var cmd = new Command("train", "Train a mini text-to-image model (DDPM ε-objective) on a captioned image folder\n\nExample: deja train --data synth-data --out my-mini --config mini")
         {
             data, output, config, steps, batch, lr, warmup, seed, dropout, ema, every, snapshotEvery, filter, offset, skipBad, tokenizer, augment, augmentKind,
         };

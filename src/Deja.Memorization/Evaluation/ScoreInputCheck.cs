@@ -76,18 +76,37 @@ public static class ScoreInputCheck
         return null;
     }
 
-    /// <summary>"by different models: …", "with different methods: …" or "with different parameters (…)"; null for rows of one run.</summary>
-    static string? RunDifference(ScoreRow first, string firstParams, ScoreRow other)
+    /// <summary>
+    /// The parts of one sharded run (<c>deja merge</c>) must come from exactly one run: the first row, in
+    /// any file, whose model, method or parameters differ from the first row's, described with both files
+    /// and prompts; null when all agree. Stricter than <see cref="Problems"/>: the shards of one run read
+    /// one noise file, so a per-prompt noise file must be the same file too.
+    /// </summary>
+    public static string? MixedParts(IReadOnlyList<ScoreSource> parts)
+    {
+        var rows = parts.SelectMany(s => s.Rows.Select(r => (s.Path, Row: r))).ToList();
+        if (rows.Count == 0) return null;
+        var first = rows[0];
+        string firstParams = JsonText.Canonical(first.Row.ParamsJson, "params");
+        foreach (var other in rows.Skip(1))
+            if (RunDifference(first.Row, firstParams, other.Row, strict: true) is { } difference)
+                return $"{first.Path} (prompt {first.Row.Index}) and {other.Path} (prompt {other.Row.Index}) were scored {difference}";
+        return null;
+    }
+
+    /// <summary>"by different models: …", "with different methods: …" or "with different parameters (…)"; null for rows of one run.
+    /// <paramref name="strict"/>: compare the whole parameters (<paramref name="firstParams"/> canonical), not <see cref="ComparableParams"/>.</summary>
+    static string? RunDifference(ScoreRow first, string firstParams, ScoreRow other, bool strict = false)
     {
         if (other.ModelId != first.ModelId)
             return $"by different models: {Model(first)} vs {Model(other)}";
         if (other.Method != first.Method)
             return $"with different methods: \"{first.Method}\" vs \"{other.Method}\"";
-        string otherParams = ComparableParams(other.ParamsJson);
+        string otherParams = strict ? JsonText.Canonical(other.ParamsJson, "params") : ComparableParams(other.ParamsJson);
         return otherParams != firstParams ? $"with different parameters ({JsonText.FirstDifference(firstParams, otherParams)})" : null;
     }
 
-    internal static string Model(ScoreRow row)
+    public static string Model(ScoreRow row)
     {
         if (row.ModelId.Length == 0) return "(no model recorded)";
         return JsonText.StringMember(row.ModelJson, "name") is { } name ? $"{name} (id {row.ModelId})" : $"id {row.ModelId}";

@@ -22,6 +22,8 @@ public static class FuzzTargets
         new PromptFileTarget("prompts-txt", "prompts.txt"),
         new PromptFileTarget("prompts-jsonl", "prompts.jsonl"),
         new ScoresTarget(),
+        new ForeignScoresTarget("scores-csv", "scores.csv"),
+        new ForeignScoresTarget("scores-flat-jsonl", "flat.jsonl"),
         new CalibrationTarget(),
     ];
 

@@ -118,9 +118,12 @@ public sealed class GaussianMixtureModel : IDiffusionModelView
             throw new ArgumentException($"analytic model: conditions must be [{b}, {K}] mixture weights, got {Shapes.Str(conditions.Shape)}");
         var (m, invV, logDet, alphaBar) = Diffused(t);
         float sigma = (float)Math.Sqrt(1 - alphaBar);
-        var logW = Tensor.Empty(b, K);
-        var ws = conditions.ReadOnlySpan; var ls = logW.Span;
-        for (int i = 0; i < ws.Length; i++) ls[i] = ws[i] > 0 ? MathF.Log(ws[i]) : -1e30f; // an absent component must stay absent at any distance
+        // log w, differentiable in the weights (prompt mitigation optimizes them); an absent component must
+        // stay absent at any distance, so a constant −1e30 is added where w ≤ 0 (its clamped log has no gradient)
+        var absent = new float[b * K];
+        var ws = conditions.ReadOnlySpan;
+        for (int i = 0; i < ws.Length; i++) if (!(ws[i] > 0)) absent[i] = -1e30f;
+        var logW = Ops.Log(Ops.Clamp(conditions, 1e-30f, null)) + Tensor.FromArray(absent, b, K);
 
         var x = Ops.Reshape(latents, b, 1, d);
         var diff = x - Ops.Reshape(m, 1, K, d);                                  // [B, K, d]
@@ -197,6 +200,28 @@ public sealed class GaussianMixtureModel : IDiffusionModelView
         for (int k = 0; k < r.Length; k++)
             if (r[k] > 0) for (int i = 0; i < s.Length; i++) s[i] += r[k] * g[k][i];
         return s;
+    }
+
+    /// <summary>
+    /// The exact Jacobian of ε(x, t, w) in the weights, one row per component k:
+    /// ∂ε/∂w_k = −σ·(r_k/w_k)·(g_k − s), from ∂r_j/∂w_k = r_j(δ_jk − r_k)/w_k (zero for an absent component).
+    /// </summary>
+    public double[][] EpsilonWeightJacobian(double[] x, int t, double[] w)
+    {
+        var (r, g) = Posterior(x, t, w);
+        double sigma = Math.Sqrt(1 - AlphaBar(t));
+        var s = new double[Dimension];
+        for (int k = 0; k < r.Length; k++)
+            if (r[k] > 0) for (int i = 0; i < s.Length; i++) s[i] += r[k] * g[k][i];
+        var jac = new double[r.Length][];
+        for (int k = 0; k < r.Length; k++)
+        {
+            jac[k] = new double[Dimension];
+            if (!(w[k] > 0)) continue;
+            double f = -sigma * r[k] / w[k];
+            for (int i = 0; i < s.Length; i++) jac[k][i] = f * (g[k][i] - s[i]);
+        }
+        return jac;
     }
 
     /// <summary>The exact ε(x, t, w) = −σ_t·score.</summary>

@@ -27,9 +27,12 @@ public static class Deja
 
     public static DejaResult Run(string workingDirectory, params string[] args) => Run(workingDirectory, TimeSpan.FromMinutes(3), args);
 
-    public static DejaResult Run(string workingDirectory, TimeSpan timeout, params string[] args)
+    public static DejaResult Run(string workingDirectory, TimeSpan timeout, params string[] args) => Run(workingDirectory, timeout, null, args);
+
+    /// <summary>Runs deja with <paramref name="environment"/> set in its environment (a null value unsets the variable).</summary>
+    public static DejaResult Run(string workingDirectory, TimeSpan timeout, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
-        using var process = Start(workingDirectory, args);
+        using var process = Start(workingDirectory, environment, args);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(timeout))
@@ -41,7 +44,9 @@ public static class Deja
     }
 
     /// <summary>Starts deja with redirected output; the caller reads the streams and waits.</summary>
-    public static Process Start(string workingDirectory, params string[] args)
+    public static Process Start(string workingDirectory, params string[] args) => Start(workingDirectory, null, args);
+
+    public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var info = new ProcessStartInfo(Host)
         {
@@ -52,6 +57,7 @@ public static class Deja
         info.ArgumentList.Add(Dll);
         foreach (var a in args) info.ArgumentList.Add(a);
         info.Environment.Remove("DEJA_DEBUG");
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>()) info.Environment[name] = value;
         return Process.Start(info)!;
     }
 
