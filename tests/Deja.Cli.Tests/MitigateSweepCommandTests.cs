@@ -64,4 +64,16 @@ public class MitigateSweepCommandTests
         Assert.Equal(1, bad.ExitCode);
         Assert.Contains("whole number", bad.Error);
     }
+
+    [Theory]
+    [InlineData("--config", "sd3", "must be sd1 or mini")]
+    [InlineData("--n", "0", "--n must be at least 1")]
+    [InlineData("--sail-budget", "0", "--sail-budget must be at least 1")]
+    public void BenchMitigateRefusesBadOptionsBeforeBuildingAModel(string option, string value, string message)
+    {
+        using var dir = new TempDir();
+        var r = Support.Deja.Run(dir.Path, "bench", "mitigate", option, value);
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains(message, r.Error);
+    }
 }
