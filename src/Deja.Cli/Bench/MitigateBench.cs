@@ -36,7 +36,7 @@ static class MitigateBench
         var prompts = new Option<int>("--prompts") { Description = "mini: benchmark captions whose seconds per prompt are measured per method (0: skip)", DefaultValueFactory = _ => 2 };
         var json = new Option<bool>("--json") { Description = "One JSON object on stdout" };
         var cmd = new Command("mitigate", "Benchmark the mitigations: seconds per optimization iteration (prompt, prompt-anisotropy, sail) and per generation step, peak RSS; on deja-mini also seconds per prompt\n\n" +
-            "Example: deja bench mitigate --config mini   (or --config sd1: minutes and ~7 GB)") { config, n, iterations, budget, prompts, json };
+            "Example: deja bench mitigate --config mini   (or --config sd1: minutes, and 9 GB at the SAIL step)") { config, n, iterations, budget, prompts, json };
         cmd.SetAction(pr => Run(pr.GetValue(config)!, pr.GetValue(n), pr.GetValue(iterations), pr.GetValue(budget), pr.GetValue(prompts), pr.GetValue(json)));
         return cmd;
     }
