@@ -19,6 +19,7 @@ public static class BenchCommand
         bench.Subcommands.Add(EnvironmentReport.Command());
         bench.Subcommands.Add(PanelsBench.Command());
         bench.Subcommands.Add(LocalizeBench.Command());
+        bench.Subcommands.Add(MitigateBench.Command());
         bench.Subcommands.Add(ServeBench.Command());
         return bench;
     }

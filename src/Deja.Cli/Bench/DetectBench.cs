@@ -102,7 +102,7 @@ public static class DetectBench
     }
 
     /// <summary>A random-weight UNet behind the methods' view; conditions are random text states.</summary>
-    sealed class RandomUNetView(UNet2DConditionModel unet, PredictionType prediction, int size, int context, string name) : IDiffusionModelView
+    internal sealed class RandomUNetView(UNet2DConditionModel unet, PredictionType prediction, int size, int context, string name) : IDiffusionModelView
     {
         readonly Generator text = new(7);
         public string Name => $"random-{name}";

@@ -54,11 +54,18 @@ public static class MitigateCommand
         var faithful = new Option<bool>("--faithful-code") { Description = "sail: the reference code's behaviour (stale direction, SD1 sign +Δε, seeds reused in rounds 1–2 of three: duplicate latents)" };
         var noScore = new Option<bool>("--no-score") { Description = "Skip the anisotropy score before and after (2 model calls each)" };
         var json = new Option<bool>("--json") { Description = "Also print every row on stdout" };
+        // sweep
+        var sweep = new Option<string[]>("--sweep") { Description = "Run METHOD over strengths instead of one --method (repeatable): METHOD or METHOD:S1,S2,… — prompt: --target-loss (default 1,2,3,4,5), random-tokens: --repeat (1,2,4,6,8), sail: --accept-threshold (deja-mini: 4,4.5,5,5.3), prompt-anisotropy: --stop-threshold (deja-mini: 0.5,1,1.5,2,3); each point in OUT/METHOD-S/ (resumable), measured by replication and caption fidelity into OUT/sweep.jsonl, sweep.csv and sweep.svg" };
+        var data = new Option<string?>("--data") { Description = "sweep: the training set replication is measured against (a deja synth folder; the bundled deja-mini's: deja synth --out DIR --seed 0)" };
+        var judgeDir = new Option<string?>("--judge") { Description = "sweep: the caption-fidelity judge (default: the bundled data/models/deja-judge)" };
+        var noBaseline = new Option<bool>("--no-baseline") { Description = "sweep: skip the un-mitigated point (method none)" };
         var cmd = new Command("mitigate", "Generate without copying: mitigate memorization per prompt and generate (Wen et al.'s prompt-embedding optimization and random tokens, Asthana's prompt adaptation, Jeon et al.'s SAIL)\n\n" +
-            "Example: deja mitigate --prompts data/benchmarks/deja-mini/memorized.txt --limit 4 --method prompt --out mitigated")
+            "Example: deja mitigate --prompts data/benchmarks/deja-mini/memorized.txt --limit 4 --method prompt --out mitigated\n" +
+            "Sweep:   deja mitigate --prompts verbatim.txt --sweep prompt:1,2,3 --sweep random-tokens:1,4,8 --data synth --n 2 --out sweep")
         {
             model, prompts, prompt, method, output, n, seed, policy, latents, latentsPerPrompt, steps, guidance, family, limit,
             lr, decay, iterations, target, ball, alpha, kind, repeat, tokenSeed, stop, threshold, budget, sailSteps, maxRounds, lambda, faithful, noScore, json,
+            sweep, data, judgeDir, noBaseline,
         };
         cmd.SetAction(pr =>
         {
@@ -70,6 +77,11 @@ public static class MitigateCommand
             if (pr.GetValue(limit) is < 1) throw new DejaException($"mitigate: --limit must be at least 1, got {pr.GetValue(limit)}");
             string outDir = pr.GetValue(output)!;
             OutputPath.CheckFolder(outDir, "--out");
+            var sweeps = pr.GetValue(sweep) ?? [];
+            if (sweeps.Length > 0 && pr.GetResult(method) is { Implicit: false }) throw new DejaException("mitigate: give either --method (one run) or --sweep (runs over strengths), not both");
+            if (sweeps.Length > 0 && pr.GetValue(data) is null) throw new DejaException("mitigate: --sweep needs --data SYNTH, the training set replication is measured against (the bundled deja-mini's: deja synth --out SYNTH --seed 0)");
+            if (sweeps.Length == 0 && (pr.GetValue(data) is not null || pr.GetValue(judgeDir) is not null || pr.GetValue(noBaseline)))
+                throw new DejaException("mitigate: --data, --judge and --no-baseline belong to --sweep");
             var methodValue = MitigationRun.ParseMethod(pr.GetValue(method)!);
             var optimization = new PromptEmbeddingOptimization
             {
@@ -102,6 +114,8 @@ public static class MitigateCommand
                 TokenSeed = pr.GetValue(tokenSeed), Steps = pr.GetValue(steps), Guidance = pr.GetValue(guidance),
                 Scorer = pr.GetValue(noScore) ? null : new AnisotropyDetector(),
             };
+            if (sweeps.Length > 0)
+                return MitigateSweep.Run(run, [.. sweeps.Select(x => SweepCurve.Parse(x, view))], !pr.GetValue(noBaseline), list, outDir, pr.GetValue(data)!, pr.GetValue(judgeDir));
             return Run(run, list, outDir, pr.GetValue(json));
         });
         return cmd;

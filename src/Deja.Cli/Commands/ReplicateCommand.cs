@@ -59,34 +59,11 @@ public static class ReplicateCommand
         var pipe = modelDir is null ? null : StableDiffusionPipeline.Load(modelDir);
         if (given is not null) { n = given.Generations; seed = 0; }
         int size = pipe?.DefaultImageSize ?? given?.Size ?? 32;
-        var dataset = CaptionedImageFolder.Load(dataDir, size, skipBad);
-        foreach (var s in dataset.Skipped) Console.Error.WriteLine($"deja replicate: left out {s}");
-        var rows = File.ReadLines(Path.Combine(dataDir, "captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
-        var indexOfFile = dataset.Files.Select((f, i) => (f, i)).ToDictionary(x => x.f, x => x.i);
-        var training = dataset.Examples.Select(e => CaptionGenerations.ToUnitRange(e.Pixels)).ToList();
-
-        var cases = new List<ReplicationCase>();
-        foreach (var r in rows.Where(r => (string)r["kind"]! == "verbatim")) cases.Add(new ReplicationCase((string)r["caption"]!, "verbatim"));
-        foreach (var brand in rows.Where(r => (string)r["kind"]! == "template").GroupBy(r => (string)r["brand"]!))
-        {
-            var mask = SyntheticDataset.ReadMask(Path.Combine(dataDir, (string)brand.First()["mask"]!));
-            // A left-out image (--skip-bad) is not among the references: the model never saw it either.
-            var references = brand.Select(r => indexOfFile.TryGetValue((string)r["file"]!, out int i) ? i : -1).Where(i => i >= 0).ToList();
-            if (references.Count == 0) { Console.Error.WriteLine($"deja replicate: left out brand {brand.Key}: none of its images could be read"); continue; }
-            foreach (var r in brand.Take(perBrand))
-                cases.Add(new ReplicationCase((string)r["caption"]!, "template", mask, references) { Brand = brand.Key, MaskFile = (string)r["mask"]! });
-        }
-        foreach (var line in File.ReadLines(Path.Combine(dataDir, "heldout.jsonl")).Take(given is null ? heldoutCount : int.MaxValue))
-            cases.Add(new ReplicationCase((string)JsonNode.Parse(line)!["caption"]!, "heldout"));
-        if (given is not null)
-        {
-            // every caption of the mitigate rows, with the kind (and brand mask) the dataset gives it
-            var byCaption = cases.GroupBy(c => c.Caption).ToDictionary(g => g.Key, g => g.First());
-            var unknown = given.Captions.Where(c => !byCaption.ContainsKey(c)).ToList();
-            if (unknown.Count > 0)
-                throw new ArgumentException($"replicate: {unknown.Count} caption(s) of {imagesDir} are not in {dataDir} (first: \"{unknown[0]}\"); measure images against the dataset their captions come from");
-            cases = given.Captions.Select(c => byCaption[c]).ToList();
-        }
+        var data = SynthReplicationData.Load(dataDir, size, perBrand, given is null ? heldoutCount : null, skipBad, m => Console.Error.WriteLine($"deja replicate: {m}"));
+        var dataset = data.Dataset;
+        var training = data.Training;
+        // with --images: every caption of the mitigate rows, with the kind (and brand mask) the dataset gives it
+        var cases = given is null ? data.Cases.ToList() : data.CasesFor(given.Captions, imagesDir!);
 
         var run = new ReplicationRun { TrainingImages = training, Channels = 3, Height = size, Width = size, Generations = n, Seed = seed, L2Threshold = l2, SsimThreshold = ssim };
         Directory.CreateDirectory(outDir);

@@ -13,10 +13,10 @@ public sealed record RocSeries(string Name, RocCurve Roc, double Auc);
 /// </summary>
 public static class RocSvg
 {
-    static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
+    internal static readonly XNamespace Svg = "http://www.w3.org/2000/svg";
 
     // Tableau-10: distinguishable, and still distinguishable for the common colour-vision deficiencies.
-    static readonly string[] Palette =
+    internal static readonly string[] Palette =
         ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
 
     const double Plot = 360, Left = 60, Top = 40, Bottom = 60, Gap = 70, Right = 20;
@@ -127,13 +127,13 @@ public static class RocSvg
         return g;
     }
 
-    static XElement Line(double x1, double y1, double x2, double y2, string stroke, double width = 1) =>
+    internal static XElement Line(double x1, double y1, double x2, double y2, string stroke, double width = 1) =>
         new(Svg + "line", new XAttribute("x1", F(x1)), new XAttribute("y1", F(y1)), new XAttribute("x2", F(x2)), new XAttribute("y2", F(y2)),
             new XAttribute("stroke", stroke), new XAttribute("stroke-width", F(width)));
 
-    static XElement Text(double x, double y, string text, string anchor, double size = 12) =>
+    internal static XElement Text(double x, double y, string text, string anchor, double size = 12) =>
         new(Svg + "text", new XAttribute("x", F(x)), new XAttribute("y", F(y)), new XAttribute("text-anchor", anchor),
             new XAttribute("font-size", F(size)), text);
 
-    static string F(double v) => Math.Round(v, 2).ToString("0.##", CultureInfo.InvariantCulture);
+    internal static string F(double v) => Math.Round(v, 2).ToString("0.##", CultureInfo.InvariantCulture);
 }

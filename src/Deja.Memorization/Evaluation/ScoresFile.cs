@@ -264,6 +264,9 @@ public static class ScoresFile
                             throw new ArgumentException($"score row: extra member \"{member.Name}\" would overwrite a standard one");
                         member.WriteTo(w);
                     }
+            // which Deja wrote the row; a row read back keeps the version it was written with (among its
+            // extra members, in this same position, so a merged file equals the unsharded one byte for byte)
+            if (!row.ExtraJson.Contains("\"deja_version\"", StringComparison.Ordinal)) w.WriteString("deja_version", DejaVersion.Text);
             w.WritePropertyName("params");
             w.WriteRawValue(JsonText.CompactObject(row.ParamsJson, "params"));
             w.WritePropertyName("model");

@@ -21,6 +21,7 @@ public sealed record ExplanationRow(int Index, string Prompt, IReadOnlyList<Toke
         {
             ["position"] = t.Position, ["token"] = t.Token, ["significance"] = t.Significance,
         })]),
+        ["deja_version"] = DejaVersion.Text,
     };
 }
 

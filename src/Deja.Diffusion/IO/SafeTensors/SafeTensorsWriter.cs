@@ -18,6 +18,9 @@ public static class SafeTensorsWriter
     /// <summary>Elements converted per write call: bounds the scratch memory of F16/BF16 output.</summary>
     const int ChunkElements = 1 << 18;
 
+    /// <summary>The metadata key of the Deja version that wrote the file.</summary>
+    public const string VersionKey = "deja_version";
+
     /// <summary>Fills <paramref name="destination"/> with the elements that start at <paramref name="start"/>.</summary>
     internal delegate void FloatSource(long start, Span<float> destination);
 
@@ -56,6 +59,9 @@ public static class SafeTensorsWriter
 
     internal static void Write(string path, List<Item> items, IReadOnlyDictionary<string, string>? metadata)
     {
+        // every file Deja writes records which Deja wrote it (issue 15 §4), unless the caller set it
+        if (metadata is null || !metadata.ContainsKey(VersionKey))
+            metadata = new Dictionary<string, string>(metadata ?? new Dictionary<string, string>()) { [VersionKey] = DejaVersion.Text };
         var full = Path.GetFullPath(path);
         Check(full, items);
         items.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
