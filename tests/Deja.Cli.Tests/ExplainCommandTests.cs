@@ -64,6 +64,6 @@ public class ExplainCommandTests
         using var dir = new TempDir();
         var r = Support.Deja.Run(dir.Path, "explain", "--model", "analytic", "--prompt", "memorized image 00");
         Assert.Equal(1, r.ExitCode);
-        Assert.Contains("not differentiable with respect to its conditions", r.Error);
+        Assert.Contains("has no tokens: its conditions are mixture weights", r.Error);
     }
 }

@@ -26,6 +26,13 @@ public sealed record ScoreRow
     /// </summary>
     public string ExtraJson { get; init; } = "{}";
 
+    /// <summary>
+    /// The Deja version that wrote the row (issue 15: every output records it). Null for a row made in
+    /// this process: the writer then records the running version. A row read back keeps its own, so a
+    /// merged or resumed file says which Deja scored each row.
+    /// </summary>
+    public string? DejaVersion { get; init; }
+
     /// <summary>The detector's parameters, a JSON object as compact text.</summary>
     public string ParamsJson { get; init; } = "{}";
 

@@ -127,7 +127,7 @@ public static class ScoresFile
         return true;
     }
 
-    static readonly HashSet<string> StandardMembers = ["index", "prompt", "method", "scores", "tokens", "truncated", "params", "model"];
+    static readonly HashSet<string> StandardMembers = ["index", "prompt", "method", "scores", "tokens", "truncated", "deja_version", "params", "model"];
 
     /// <summary>The members a producer added beyond the standard ones, as a compact JSON object.</summary>
     static string ExtraMembers(JsonElement root)
@@ -173,6 +173,7 @@ public static class ScoresFile
             Truncated = root.TryGetProperty("truncated", out var tr) && tr.ValueKind == JsonValueKind.True,
             ParamsJson = Optional(root, "params", JsonValueKind.Object)?.GetRawText() ?? "{}",
             ExtraJson = ExtraMembers(root),
+            DejaVersion = Optional(root, "deja_version", JsonValueKind.String)?.GetString(),
             ModelJson = Optional(root, "model", JsonValueKind.Object)?.GetRawText() ?? "{}",
         };
     }
@@ -260,13 +261,12 @@ public static class ScoresFile
                 using (var extra = JsonDocument.Parse(row.ExtraJson))
                     foreach (var member in extra.RootElement.EnumerateObject())
                     {
-                        if (member.Name is "index" or "prompt" or "method" or "scores" or "tokens" or "truncated" or "params" or "model")
+                        if (member.Name is "index" or "prompt" or "method" or "scores" or "tokens" or "truncated" or "deja_version" or "params" or "model")
                             throw new ArgumentException($"score row: extra member \"{member.Name}\" would overwrite a standard one");
                         member.WriteTo(w);
                     }
-            // which Deja wrote the row; a row read back keeps the version it was written with (among its
-            // extra members, in this same position, so a merged file equals the unsharded one byte for byte)
-            if (!row.ExtraJson.Contains("\"deja_version\"", StringComparison.Ordinal)) w.WriteString("deja_version", DejaVersion.Text);
+            // which Deja wrote the row: a row read back keeps the version it was written with
+            w.WriteString("deja_version", row.DejaVersion ?? DejaVersion.Text);
             w.WritePropertyName("params");
             w.WriteRawValue(JsonText.CompactObject(row.ParamsJson, "params"));
             w.WritePropertyName("model");

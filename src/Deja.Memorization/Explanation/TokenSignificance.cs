@@ -59,6 +59,10 @@ public sealed class TokenSignificance
     {
         ArgumentNullException.ThrowIfNull(model); ArgumentNullException.ThrowIfNull(batch);
         Validate();
+        // the analytic model's conditions are mixture weights (differentiable, for mitigation's checks):
+        // they have no token positions to attribute to
+        if (model.Family == ModelFamily.Analytic)
+            throw new DejaException($"explain: {model.Name} has no tokens: its conditions are mixture weights, not text-encoder states; token significance needs a Stable Diffusion pipeline");
         if (batch.Conditions.Rank < 2)
             throw new ArgumentException($"explain: conditions must be [P, positions, ...], got {Shapes.Str(batch.Conditions.Shape)}");
         var timesteps = DetectorSchedule.Timesteps(model, "explain", Steps);
@@ -123,8 +127,7 @@ public sealed class TokenSignificance
         using (GradMode.NoGrad()) xg = x * 1f;
         var c = model.Forward(xg, t, repeated);
         if (!c.RequiresGrad)
-            throw new DejaException($"explain: the output of {model.Name} is not differentiable with respect to its conditions " +
-                "(the analytic model's mixture weights enter as constants); token significance needs a Stable Diffusion pipeline");
+            throw new DejaException($"explain: the output of {model.Name} is not differentiable with respect to its conditions; token significance needs a Stable Diffusion pipeline");
         var epsC = model.Scheduler.Epsilon(c, xg, t);
         Tensor seed;
         using (GradMode.NoGrad())
