@@ -44,6 +44,25 @@ public class ReplicateImagesTests
     }
 
     [Fact]
+    public void EveryTemplateCaptionIsMeasuredNotOnlyTheFirstPerBrand()
+    {
+        using var dir = new TempDir();
+        var data = Datasets.Synth(dir.File("synth"));
+        // the second image of a brand: outside a model run's --templates-per-brand 1, still measurable
+        var template = File.ReadLines(Path.Combine(data, "captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
+            .Where(r => (string)r["kind"]! == "template").GroupBy(r => (string)r["brand"]!).First().Skip(1).First();
+        var images = dir.File("mitigated");
+        Directory.CreateDirectory(Path.Combine(images, "images"));
+        File.Copy(Path.Combine(data, (string)template["file"]!), Path.Combine(images, "images", "copy.png"));
+        Row(images, (string)template["caption"]!, 0, "images/copy.png");
+        var r = Support.Deja.Run(dir.Path, "replicate", "--images", "mitigated", "--data", "synth", "--out", "measured", "--templates-per-brand", "1");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var row = JsonNode.Parse(File.ReadAllLines(dir.File("measured/replicate.jsonl")).Single())!.AsObject();
+        Assert.Equal("template", (string)row["kind"]!);
+        Assert.Equal(0.0, (double)row["min_l2"]!);
+    }
+
+    [Fact]
     public void CaptionsOutsideTheDatasetAreRefused()
     {
         using var dir = new TempDir();

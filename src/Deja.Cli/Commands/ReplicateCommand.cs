@@ -59,7 +59,9 @@ public static class ReplicateCommand
         var pipe = modelDir is null ? null : StableDiffusionPipeline.Load(modelDir);
         if (given is not null) { n = given.Generations; seed = 0; }
         int size = pipe?.DefaultImageSize ?? given?.Size ?? 32;
-        var data = SynthReplicationData.Load(dataDir, size, perBrand, given is null ? heldoutCount : null, skipBad, m => Console.Error.WriteLine($"deja replicate: {m}"));
+        // measuring given images: every caption of the dataset is a case (the per-brand and held-out limits pick
+        // which captions a model run generates, not which ones can be measured)
+        var data = SynthReplicationData.Load(dataDir, size, given is null ? perBrand : null, given is null ? heldoutCount : null, skipBad, m => Console.Error.WriteLine($"deja replicate: {m}"));
         var dataset = data.Dataset;
         var training = data.Training;
         // with --images: every caption of the mitigate rows, with the kind (and brand mask) the dataset gives it
