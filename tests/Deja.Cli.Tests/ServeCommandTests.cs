@@ -43,6 +43,58 @@ public class ServeCommandTests
         Assert.DoesNotContain("a red circle", string.Join("\n", log));
     }
 
+    [Fact]
+    public async Task SlowClientsDoNotHoldUpOtherRequests()
+    {
+        using var dir = new TempDir();
+        using var process = Support.Deja.Start(dir.Path, "serve", "--model", Repo.TinyPipeline("tiny-sd1"), "--port", "0");
+        string? address = null;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (DateTime.UtcNow < deadline)
+        {
+            var line = await process.StandardError.ReadLineAsync();
+            if (line is null) break;
+            if (line.Contains("listening on ")) address = line.Split("listening on ")[1].Split(' ')[0];
+            if (line.Contains("deja serve: ready:")) break;
+        }
+        Assert.NotNull(address);
+        var uri = new Uri(address!);
+        // 16 slow clients on real sockets (Kestrel, not a test server): half stall inside their headers,
+        // half announce a body and stall after a few bytes of it
+        var slow = new List<System.Net.Sockets.TcpClient>();
+        try
+        {
+            for (int i = 0; i < 16; i++)
+            {
+                var tcp = new System.Net.Sockets.TcpClient();
+                await tcp.ConnectAsync(uri.Host, uri.Port);
+                string partial = i % 2 == 0
+                    ? "POST /v1/screen HTTP/1.1\r\nHost: x\r\nContent-Ty"
+                    : "POST /v1/screen HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"prompts\": [\"a";
+                await tcp.GetStream().WriteAsync(Encoding.ASCII.GetBytes(partial));
+                slow.Add(tcp);
+            }
+            using var client = new HttpClient { BaseAddress = uri, Timeout = TimeSpan.FromSeconds(30) };
+            for (int k = 0; k < 3; k++)
+            {
+                var response = await client.PostAsync("/v1/screen", new StringContent($"{{\"prompts\": [\"a red circle {k}\"]}}", Encoding.UTF8, "application/json"));
+                Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+                Assert.Equal($"a red circle {k}", (string)JsonNode.Parse(await response.Content.ReadAsStringAsync())!["results"]![0]!["prompt"]!);
+            }
+            Assert.Equal("{\"status\":\"ok\"}", await client.GetStringAsync("/healthz"));
+        }
+        finally
+        {
+            foreach (var tcp in slow) tcp.Dispose();
+        }
+        // the service is still there after the slow clients went away
+        using (var after = new HttpClient { BaseAddress = uri })
+            Assert.Equal("{\"status\":\"ok\"}", await after.GetStringAsync("/healthz"));
+        Support.Deja.Signal(process, Support.Deja.SIGTERM);
+        Assert.True(process.WaitForExit(30_000), "deja serve did not stop on SIGTERM");
+        Assert.Equal(143, process.ExitCode);
+    }
+
     [Theory]
     [InlineData(new[] { "--batch", "4" }, "--batch do not apply")]
     [InlineData(new[] { "--max-batch", "0" }, "--max-batch must be positive")]
