@@ -160,12 +160,15 @@ public static class ServeBench
                 string text = await response.Content.ReadAsStringAsync();
                 bool json = JsonNode.Parse(text) is JsonObject;
                 if (status is not (200 or 400 or 413) || !json) bad.Add($"input {i} (deja bench serve --fuzz: RequestFuzz.Body(1, {i})): {status} {text}");
-                if ((i + 1) % Math.Max(1, count / 4) == 0) checkpoints.Enqueue($"{i + 1}: {BenchTimer.RssMb():F0}");
+                // at each quarter: RSS, and what a full collection leaves (live managed memory, of it the pool's idle buffers),
+                // so garbage not yet collected is not mistaken for a leak
+                if ((i + 1) % Math.Max(1, count / 4) == 0)
+                    checkpoints.Enqueue($"{i + 1}: {BenchTimer.RssMb():F0} (live {GC.GetTotalMemory(forceFullCollection: true) / 1e6:F0}, pool {BufferPool.RetainedBytes / 1e6:F0})");
             }
         }));
         Console.WriteLine($"{count} malformed requests in {clock.Elapsed.TotalSeconds:F1} s: " +
             string.Join(", ", statuses.OrderBy(s => s.Key).Select(s => $"{s.Value} × {s.Key}")) +
-            $"; RSS {before:F0} → {BenchTimer.RssMb():F0} MB (after request {string.Join(", ", checkpoints)} MB); " +
+            $"; RSS {before:F0} → {BenchTimer.RssMb():F0} MB (after request N: RSS (live managed after a full collection, idle pool) {string.Join(", ", checkpoints)} MB); " +
             $"managed heap after a full collection {heapBefore / 1e6:F1} → {GC.GetTotalMemory(forceFullCollection: true) / 1e6:F1} MB, " +
             $"of it idle in the tensor buffer pool {poolBefore / 1e6:F1} → {BufferPool.RetainedBytes / 1e6:F1} MB; {bad.Count} unexpected");
         foreach (var b in bad.Take(5)) Console.Error.WriteLine("deja bench serve: " + b);
