@@ -8,11 +8,9 @@ namespace Deja.Cli.Tests;
 /// <summary>`deja serve` as a process: it listens, answers, and stops on SIGTERM with 143 as every deja command.</summary>
 public class ServeCommandTests
 {
-    [Fact]
-    public async Task ServeListensScreensAndStopsOnSigterm()
+    /// <summary>Reads `deja serve`'s stderr until it is ready (60 s at most): the address it listens on, and what it printed.</summary>
+    static async Task<(string Address, string Lines)> WaitUntilReady(System.Diagnostics.Process process)
     {
-        using var dir = new TempDir();
-        using var process = Support.Deja.Start(dir.Path, "serve", "--model", Repo.TinyPipeline("tiny-sd1"), "--port", "0", "--threshold", "0.5");
         string? address = null;
         var lines = new StringBuilder();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
@@ -25,8 +23,17 @@ public class ServeCommandTests
             if (line.Contains("deja serve: ready:")) break;
         }
         Assert.True(address is not null && lines.ToString().Contains("ready:"), lines.ToString());
-        Assert.Contains("flagging anisotropy > 0.5", lines.ToString());
-        using var client = new HttpClient { BaseAddress = new Uri(address!) };
+        return (address!, lines.ToString());
+    }
+
+    [Fact]
+    public async Task ServeListensScreensAndStopsOnSigterm()
+    {
+        using var dir = new TempDir();
+        using var process = Support.Deja.Start(dir.Path, "serve", "--model", Repo.TinyPipeline("tiny-sd1"), "--port", "0", "--threshold", "0.5");
+        var (address, lines) = await WaitUntilReady(process);
+        Assert.Contains("flagging anisotropy > 0.5", lines);
+        using var client = new HttpClient { BaseAddress = new Uri(address) };
         Assert.Equal("{\"status\":\"ok\"}", await client.GetStringAsync("/healthz"));
         var response = await client.PostAsync("/v1/screen", new StringContent("{\"prompts\": [\"a red circle\"]}", Encoding.UTF8, "application/json"));
         var row = JsonNode.Parse(await response.Content.ReadAsStringAsync())!["results"]![0]!;
@@ -48,17 +55,7 @@ public class ServeCommandTests
     {
         using var dir = new TempDir();
         using var process = Support.Deja.Start(dir.Path, "serve", "--model", Repo.TinyPipeline("tiny-sd1"), "--port", "0");
-        string? address = null;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (DateTime.UtcNow < deadline)
-        {
-            var line = await process.StandardError.ReadLineAsync();
-            if (line is null) break;
-            if (line.Contains("listening on ")) address = line.Split("listening on ")[1].Split(' ')[0];
-            if (line.Contains("deja serve: ready:")) break;
-        }
-        Assert.NotNull(address);
-        var uri = new Uri(address!);
+        var uri = new Uri((await WaitUntilReady(process)).Address);
         // 16 slow clients on real sockets (Kestrel, not a test server): half stall inside their headers,
         // half announce a body and stall after a few bytes of it
         var slow = new List<System.Net.Sockets.TcpClient>();

@@ -261,7 +261,7 @@ public static class ScoresFile
                 using (var extra = JsonDocument.Parse(row.ExtraJson))
                     foreach (var member in extra.RootElement.EnumerateObject())
                     {
-                        if (member.Name is "index" or "prompt" or "method" or "scores" or "tokens" or "truncated" or "deja_version" or "params" or "model")
+                        if (StandardMembers.Contains(member.Name))
                             throw new ArgumentException($"score row: extra member \"{member.Name}\" would overwrite a standard one");
                         member.WriteTo(w);
                     }

@@ -196,7 +196,13 @@ public sealed class GaussianMixtureModel : IDiffusionModelView
     public double[] Score(double[] x, int t, double[] w)
     {
         var (r, g) = Posterior(x, t, w);
-        var s = new double[Dimension];
+        return Mix(r, g);
+    }
+
+    /// <summary>Σ_k r_k·g_k: the score from the posterior's responsibilities and per-component scores.</summary>
+    static double[] Mix(double[] r, double[][] g)
+    {
+        var s = new double[g[0].Length];
         for (int k = 0; k < r.Length; k++)
             if (r[k] > 0) for (int i = 0; i < s.Length; i++) s[i] += r[k] * g[k][i];
         return s;
@@ -204,15 +210,13 @@ public sealed class GaussianMixtureModel : IDiffusionModelView
 
     /// <summary>
     /// The exact Jacobian of ε(x, t, w) in the weights, one row per component k:
-    /// ∂ε/∂w_k = −σ·(r_k/w_k)·(g_k − s), from ∂r_j/∂w_k = r_j(δ_jk − r_k)/w_k (zero for an absent component).
+    /// ∂ε/∂w_k = −σ·(r_k/w_k)·(g_k − s), from ∂r_j/∂w_k = (r_k/w_k)(δ_jk − r_j) (zero for an absent component).
     /// </summary>
     public double[][] EpsilonWeightJacobian(double[] x, int t, double[] w)
     {
         var (r, g) = Posterior(x, t, w);
         double sigma = Math.Sqrt(1 - AlphaBar(t));
-        var s = new double[Dimension];
-        for (int k = 0; k < r.Length; k++)
-            if (r[k] > 0) for (int i = 0; i < s.Length; i++) s[i] += r[k] * g[k][i];
+        var s = Mix(r, g);
         var jac = new double[r.Length][];
         for (int k = 0; k < r.Length; k++)
         {
