@@ -58,6 +58,20 @@ public sealed class ScoresFileTests : IDisposable
     }
 
     [Fact]
+    public void RowsRecordTheDejaVersionThatWroteThemAndKeepItWhenRewritten()
+    {
+        // a row made here gets the running version; a row read back keeps its own, and it is no extra member
+        Assert.Contains($"\"deja_version\":\"{DejaVersion.Text}\"", ScoresFile.ToLine(Row(0, "p0")));
+        var path = PathOf("v.jsonl");
+        File.WriteAllText(path, ScoresFile.ToLine(Row(0, "p0")).Replace(DejaVersion.Text, "0.0.1+old"));
+        var back = ScoresFile.Read(path).Single();
+        Assert.Equal("0.0.1+old", back.DejaVersion);
+        Assert.Equal("{}", back.ExtraJson);
+        Assert.Contains("\"deja_version\":\"0.0.1+old\"", ScoresFile.ToLine(back));
+        Assert.DoesNotContain(DejaVersion.Text, ScoresFile.ToLine(back));
+    }
+
+    [Fact]
     public void ResumeSkipsDonePairs()
     {
         var path = PathOf("s.jsonl");
