@@ -17,6 +17,7 @@ public static class DejaCli
         root.Subcommands.Add(EvalCommand.Create());
         root.Subcommands.Add(SynthCommand.Create());
         root.Subcommands.Add(TrainCommand.Create());
+        root.Subcommands.Add(FilterNormsCommand.Create());
         root.Subcommands.Add(ReplicateCommand.Create());
         root.Subcommands.Add(FuzzCommand.Create());
         root.Subcommands.Add(ExplainCommand.Create());

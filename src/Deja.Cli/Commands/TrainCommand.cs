@@ -104,11 +104,18 @@ public static class TrainCommand
                 onStep: s =>
                 {
                     if (!s.Skipped) { window.Enqueue(s.Loss); if (window.Count > 50) window.Dequeue(); }
-                    pending.Add(new JsonObject
+                    var row = new JsonObject
                     {
                         ["step"] = s.Step, ["loss"] = s.Skipped ? null : Math.Round(s.Loss, 6), ["lr"] = s.LearningRate,
                         ["kept"] = s.Kept, ["seconds"] = Math.Round(s.Elapsed.TotalSeconds, 2),
-                    }.ToJsonString());
+                    };
+                    if (s.Norms is not null && s.Repeats is not null)
+                    {
+                        // the filter's r per sample beside its image's repeat count: τ's effect by kind, read from the log
+                        row["norms"] = new JsonArray([.. s.Norms.Select(v => (JsonNode?)Math.Round(v, 4))]);
+                        row["repeats"] = new JsonArray([.. s.Repeats.Select(v => (JsonNode?)v)]);
+                    }
+                    pending.Add(row.ToJsonString());
                     progress?.Report(s.Step - startStep, $"loss {(window.Count > 0 ? window.Average() : double.NaN).ToString("0.0000", CultureInfo.InvariantCulture)}", s.Elapsed);
                 },
                 cancel: interruption.Token);

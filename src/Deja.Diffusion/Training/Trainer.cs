@@ -105,6 +105,8 @@ public sealed class Trainer
         var pixels = new float[b * size];
         var captions = new string[b];
         var timesteps = new float[b];
+        var repeats = new int[b];
+        lastNorms = null;
         var scaleX = new float[b]; var scaleE = new float[b];
         for (int i = 0; i < b; i++)
         {
@@ -112,6 +114,7 @@ public sealed class Trainer
             int index = Array.BinarySearch(cumulative, r + 1);
             if (index < 0) index = ~index;
             data[index].Pixels.CopyTo(pixels, i * size);
+            repeats[i] = data[index].Repeats;
             captions[i] = g.NextDouble() < Options.ConditionDropout ? "" : Augment(data[index].Caption, k, i);
             int t = g.NextInt(Schedule.TrainTimesteps);
             timesteps[i] = t;
@@ -161,7 +164,7 @@ public sealed class Trainer
             }
         }
         Step = k;
-        return new TrainingStep(k, Options.Steps, lossValue, lr, kept, b, skipped, clock.Elapsed);
+        return new TrainingStep(k, Options.Steps, lossValue, lr, kept, b, skipped, clock.Elapsed, lastNorms, repeats);
     }
 
     /// <summary>
@@ -176,16 +179,15 @@ public sealed class Trainer
     }
 
     /// <summary>1 for the samples whose ‖ε_c − ε_u‖ under the current model is below τ, else 0 (METHODS.md §1.4).</summary>
+    float[]? lastNorms;
+
     Tensor FilterWeights(Tensor xt, float[] timesteps, Tensor conditional, double tau, out int kept)
     {
-        using var _ = GradMode.NoGrad();
-        int b = xt.Shape[0];
-        var nullIds = Enumerable.Repeat(Tokenizer.EncodePadded("").Ids, b).ToArray();
-        var unconditional = UNet.Forward(xt, timesteps, TextModel.Forward(nullIds));
-        var norms = Ops.Norm(conditional.Detach() - unconditional, [1, 2, 3]).ToArray();
+        var norms = ConditionNorms.Of(UNet, TextModel, Tokenizer, xt, timesteps, conditional);
+        lastNorms = norms;
         var w = norms.Select(n => n < tau ? 1f : 0f).ToArray();
         kept = w.Count(v => v > 0);
-        return Tensor.FromArray(w, b);
+        return Tensor.FromArray(w, w.Length);
     }
 
     // ------------------------------------------------------------------ checkpoints

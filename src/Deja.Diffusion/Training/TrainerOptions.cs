@@ -59,4 +59,7 @@ public sealed record TrainerOptions
 }
 
 /// <summary>What one optimizer step did, for logs and progress.</summary>
-public sealed record TrainingStep(int Step, int TotalSteps, double Loss, double LearningRate, int Kept, int BatchSize, bool Skipped, TimeSpan Elapsed);
+/// <param name="Norms">With the filter: each sample's r = ‖ε_c − ε_u‖ (0 for a dropped caption), in batch order.</param>
+/// <param name="Repeats">Each sample's example's repeat count (how often its image occurs in the data), in batch order.</param>
+public sealed record TrainingStep(int Step, int TotalSteps, double Loss, double LearningRate, int Kept, int BatchSize, bool Skipped, TimeSpan Elapsed,
+    float[]? Norms = null, int[]? Repeats = null);
