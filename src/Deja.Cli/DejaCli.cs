@@ -24,6 +24,7 @@ public static class DejaCli
         root.Subcommands.Add(LocalizeCommand.Create());
         root.Subcommands.Add(EvalLocalizeCommand.Create());
         root.Subcommands.Add(MitigateCommand.Create());
+        root.Subcommands.Add(MitigateSummaryCommand.Create());
         root.Subcommands.Add(JudgeCommand.Create());
         root.Subcommands.Add(ReportCommand.Create());
         root.Subcommands.Add(MergeCommand.Create());

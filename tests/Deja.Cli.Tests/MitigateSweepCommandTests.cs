@@ -41,6 +41,26 @@ public class MitigateSweepCommandTests
         Assert.Equal(4, File.ReadAllLines(dir.File("sweep/sweep.csv")).Length); // header + 3 points
         Assert.Contains("data-method=\"random-tokens\"", File.ReadAllText(dir.File("sweep/sweep.svg")));
 
+        // mitigate-summary measures the same folders to the same numbers, and adds intervals around them
+        var summary = Support.Deja.Run(dir.Path, "mitigate-summary", "sweep/none", "sweep/random-tokens-3", "--data", "synth", "--judge", "judge", "--json");
+        Assert.True(summary.ExitCode == 0, summary.ToString());
+        var measured = summary.Out.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()).ToList();
+        Assert.Equal(2, measured.Count);
+        foreach (var (m, row) in measured.Zip(new[] { rows[0], rows[2] }))
+        {
+            foreach (var key in new[] { "method", "prompts", "n", "replicated_l2", "replicated_ssim", "median_nearest_l2", "fidelity" })
+                Assert.Equal(row[key]!.ToJsonString(), m[key]!.ToJsonString());
+            double low = (double)m["fidelity_ci"]!["low"]!, high = (double)m["fidelity_ci"]!["high"]!, f = (double)m["fidelity"]!;
+            Assert.True(low <= f + 1e-9 && f <= high + 1e-9, m.ToJsonString());
+        }
+        var markdown = Support.Deja.Run(dir.Path, "mitigate-summary", "sweep/none", "--data", "synth", "--no-fidelity");
+        Assert.True(markdown.ExitCode == 0, markdown.ToString());
+        Assert.StartsWith("| folder | method |", markdown.Out);
+        Assert.Contains("| none | none | ", markdown.Out);
+        var notAFolder = Support.Deja.Run(dir.Path, "mitigate-summary", "synth", "--data", "synth");
+        Assert.Equal(1, notAFolder.ExitCode);
+        Assert.Contains("has no mitigate.jsonl", notAFolder.Error);
+
         string csv = File.ReadAllText(dir.File("sweep/sweep.csv"));
         var again = Support.Deja.Run(dir.Path, args);
         Assert.True(again.ExitCode == 0, again.ToString());

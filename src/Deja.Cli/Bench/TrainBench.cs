@@ -16,8 +16,10 @@ public static class TrainBench
         var batch = new Option<int>("--batch") { Description = "Images per step", DefaultValueFactory = _ => 32 };
         var steps = new Option<int>("--steps") { Description = "Timed steps (after 2 warm-up steps)", DefaultValueFactory = _ => 10 };
         var tokenizer = new Option<string>("--tokenizer") { Description = "CLIP tokenizer folder", DefaultValueFactory = _ => TrainCommand.DefaultTokenizer() };
+        var filter = new Option<double?>("--filter-threshold") { Description = "Time steps of Wen's filtered training (one more UNet forward per step, for ε_u); τ itself only matters if it skips whole batches" };
+        var augment = new Option<int>("--augment-random-tokens") { Description = "Time steps with Wen's random-token caption augmentation (N words)", DefaultValueFactory = _ => 0 };
         var profile = new Option<bool>("--profile") { Description = "Also print where the timed steps spent their time: phases, UNet forward by kind, backward by op" };
-        var cmd = new Command("train", "Benchmark training steps of a mini model\n\nExample: deja bench train --config mini --batch 32") { config, batch, steps, tokenizer, profile };
+        var cmd = new Command("train", "Benchmark training steps of a mini model\n\nExample: deja bench train --config mini --batch 32") { config, batch, steps, tokenizer, filter, augment, profile };
         cmd.SetAction(pr =>
         {
             var cfg = MiniConfig.Get(pr.GetValue(config)!);
@@ -30,7 +32,8 @@ public static class TrainBench
             Console.Error.WriteLine($"{cfg.Name}: UNet {trainer.UNet.ParameterCount() / 1e6:F2} M, text encoder {trainer.TextModel.ParameterCount() / 1e6:F2} M parameters; batch {b}, {Threading.Threads} threads");
             trainer.Train(data);
             var sw = Stopwatch.StartNew();
-            var timed = new Trainer(cfg, new TrainerOptions { Steps = n, BatchSize = b }, ClipTokenizer.Load(pr.GetValue(tokenizer)!));
+            var options = new TrainerOptions { Steps = n, BatchSize = b, FilterThreshold = pr.GetValue(filter), AugmentRandomTokens = pr.GetValue(augment) };
+            var timed = new Trainer(cfg, options, ClipTokenizer.Load(pr.GetValue(tokenizer)!));
             bool profiling = pr.GetValue(profile);
             var unetProfile = profiling ? new Deja.Diffusion.Models.UNet.UNetProfile() : null;
             if (profiling) { timed.UNet.Profile = unetProfile; Autograd.BackwardProfile = new(); }
@@ -49,7 +52,8 @@ public static class TrainBench
                 foreach (var (op, (sec, calls)) in backward.OrderByDescending(kv => kv.Value.Seconds).Take(20))
                     Console.WriteLine($"  {op,-22} {sec / n,8:F4}  ({calls / n} calls)");
             }
-            Console.WriteLine($"train_{cfg.Name}: batch {b}: {per:F3} s/step, {b / per:F0} images/s, peak RSS {BenchTimer.PeakRssMb():F0} MB; 60 min = {3600 / per:F0} steps");
+            string variant = (options.FilterThreshold is { } tau ? $", filter τ {tau}" : "") + (options.AugmentRandomTokens > 0 ? $", {options.AugmentRandomTokens} random words" : "");
+            Console.WriteLine($"train_{cfg.Name}: batch {b}{variant}: {per:F3} s/step, {b / per:F0} images/s, peak RSS {BenchTimer.PeakRssMb():F0} MB; 60 min = {3600 / per:F0} steps");
             return 0;
         });
         return cmd;

@@ -121,47 +121,10 @@ public sealed class MitigationSweep
             WriteAtomically(Path.Combine(outDir, SvgFile), SweepSvg.Render(points, $"Mitigation trade-off on {Template.Model.Name}: {prompts.Count} prompts, n = {Template.Noise.Generations}"));
     }
 
-    /// <summary>Measures one point's folder: its images against the training set and by the judge, its rows' seconds and scores.</summary>
-    public SweepPoint Measure(string folder, string name, MitigationMethod method, double? strength, IReadOnlyList<string> prompts)
-    {
-        var images = GeneratedImages.Read(folder);
-        var cases = Data.CasesFor(prompts, folder);
-        var replication = new ReplicationRun
-        {
-            TrainingImages = Data.Training, Channels = 3, Height = Data.Size, Width = Data.Size,
-            Generations = images.Generations, Seed = 0, L2Threshold = L2Threshold, SsimThreshold = SsimThreshold,
-        };
-        var results = replication.Run(cases, (caption, g) => images.Image(caption, (int)g)).ToList();
-        List<double>? fidelity = null;
-        if (Judge is not null)
-        {
-            fidelity = [];
-            foreach (var caption in prompts)
-            {
-                var items = Enumerable.Range(0, images.Generations).Select(g => (caption, JudgeEvaluation.FromUnitRange(images.Image(caption, g)))).ToList();
-                fidelity.Add(Judge.Fidelity(items).Average(v => v.Fidelity));
-            }
-        }
-        var (seconds, scores) = RowTimes(Path.Combine(folder, MitigationOutput.RowsFile));
-        return SweepPoint.Summarize(MitigationRun.MethodName(method), strength, name, results, fidelity, seconds, scores);
-    }
-
-    /// <summary>Each prompt's wall seconds and anisotropy-after, once per prompt (every generation's row repeats them).</summary>
-    static (List<double> Seconds, List<double> Scores) RowTimes(string rowsPath)
-    {
-        var seconds = new List<double>();
-        var scores = new List<double>();
-        var seen = new HashSet<int>();
-        foreach (var line in File.ReadLines(rowsPath))
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var row = JsonNode.Parse(line)!.AsObject();
-            if (!seen.Add((int)row["index"]!)) continue;
-            if (row["seconds"] is JsonValue s && s.TryGetValue(out double sv)) seconds.Add(sv);
-            if (row["score_after"] is JsonValue a && a.TryGetValue(out double av)) scores.Add(av);
-        }
-        return (seconds, scores);
-    }
+    /// <summary>Measures one point's folder (<see cref="MitigationMeasurement"/>).</summary>
+    public SweepPoint Measure(string folder, string name, MitigationMethod method, double? strength, IReadOnlyList<string> prompts) =>
+        new MitigationMeasurement { Data = Data, Judge = Judge, L2Threshold = L2Threshold, SsimThreshold = SsimThreshold }
+            .Measure(folder, name, MitigationRun.MethodName(method), strength, prompts);
 
     static void WriteAtomically(string path, string text)
     {
