@@ -3,8 +3,8 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Deja.Diffusion.Pipelines;
-using Deja.Diffusion.Schedulers;
 using Deja.Diffusion.Training;
+using Deja.Memorization.Evaluation;
 
 namespace Deja.Cli;
 
@@ -50,7 +50,7 @@ public static class FilterNormsCommand
         var folder = CaptionedImageFolder.Load(dataDir, size);
         var kinds = KindsByFile(dataDir);
         string KindOf(int e) => kinds.GetValueOrDefault(folder.Files[e]) ?? $"repeats {folder.Examples[e].Repeats}";
-        var schedule = NoiseSchedule.Create(Trainer.ScheduleSpec.Name, Trainer.ScheduleSpec.TrainSteps, Trainer.ScheduleSpec.BetaStart, Trainer.ScheduleSpec.BetaEnd);
+        var schedule = Trainer.CreateSchedule();
         var progress = new Progress("filter-norms", folder.Examples.Count * draws);
         var samples = ConditionNorms.Survey(pipe.UNet, pipe.TextEncoder.Model, pipe.TextEncoder.Tokenizer, schedule, folder.Examples,
             unet.InChannels, size, draws, seed, offsetNoise, batch, (done, _) => progress.Report(done));
@@ -61,13 +61,13 @@ public static class FilterNormsCommand
                 w.WriteLine(new JsonObject { ["example"] = s.Example, ["file"] = folder.Files[s.Example], ["kind"] = KindOf(s.Example), ["t"] = s.Timestep, ["norm"] = Math.Round(s.Norm, 5) }.ToJsonString());
         }
         var groups = samples.GroupBy(s => KindOf(s.Example)).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => (Kind: g.Key, Norms: g.Select(s => s.Norm).ToArray())).Append(("all", samples.Select(s => s.Norm).ToArray())).ToList();
+            .Select(g => (Kind: g.Key, Norms: g.Select(s => (double)s.Norm).Order().ToArray())).Append(("all", samples.Select(s => (double)s.Norm).Order().ToArray())).ToList();
         var summary = new JsonObject { ["model"] = pipe.Info.Id, ["data"] = Path.GetFullPath(dataDir), ["draws"] = draws, ["seed"] = seed, ["offset_noise"] = offsetNoise };
         var rows = new JsonArray();
         foreach (var (kind, norms) in groups)
         {
             var row = new JsonObject { ["kind"] = kind, ["samples"] = norms.Length, ["mean"] = Math.Round(norms.Average(), 4) };
-            foreach (var q in Quantiles) row[$"p{q * 100:0}"] = Math.Round(ConditionNorms.Quantile(norms, q), 4);
+            foreach (var q in Quantiles) row[$"p{q * 100:0}"] = Math.Round(Percentile.OfSorted(norms, 100 * q), 4);
             row["max"] = Math.Round(norms.Max(), 4);
             foreach (var t in taus) row[$"kept_below_{t.ToString(CultureInfo.InvariantCulture)}"] = Math.Round(norms.Count(v => v < t) / (double)norms.Length, 4);
             rows.Add(row);

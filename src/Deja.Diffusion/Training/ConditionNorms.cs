@@ -79,14 +79,4 @@ public static class ConditionNorms
         }
         return result;
     }
-
-    /// <summary>The q-quantile (0…1) of <paramref name="values"/> by linear interpolation (numpy's default).</summary>
-    public static double Quantile(IReadOnlyList<float> values, double q)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.Order().ToArray();
-        double pos = q * (sorted.Length - 1);
-        int lo = (int)Math.Floor(pos), hi = Math.Min(lo + 1, sorted.Length - 1);
-        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
-    }
 }

@@ -33,7 +33,10 @@ public sealed class Trainer
     /// training needs offset noise on top of it.
     /// </summary>
     public static readonly (string Name, int TrainSteps, double BetaStart, double BetaEnd) ScheduleSpec = ("scaled_linear", 1000, 0.00085, 0.012);
-    public NoiseSchedule Schedule { get; } = NoiseSchedule.Create(ScheduleSpec.Name, ScheduleSpec.TrainSteps, ScheduleSpec.BetaStart, ScheduleSpec.BetaEnd);
+    public NoiseSchedule Schedule { get; } = CreateSchedule();
+
+    /// <summary>The training noise schedule (<see cref="ScheduleSpec"/>), for code that draws x_t as a training step does without a trainer.</summary>
+    public static NoiseSchedule CreateSchedule() => NoiseSchedule.Create(ScheduleSpec.Name, ScheduleSpec.TrainSteps, ScheduleSpec.BetaStart, ScheduleSpec.BetaEnd);
     public int Step { get; private set; }
 
     readonly AdamW optimizer;
@@ -106,7 +109,7 @@ public sealed class Trainer
         var captions = new string[b];
         var timesteps = new float[b];
         var repeats = new int[b];
-        lastNorms = null;
+        float[]? norms = null;
         var scaleX = new float[b]; var scaleE = new float[b];
         for (int i = 0; i < b; i++)
         {
@@ -141,7 +144,7 @@ public sealed class Trainer
             var predicted = UNet.Forward(xt, timesteps, states);
             Phase("unet_forward");
             var perSample = Ops.Mean(Ops.Square(predicted - noise), [1, 2, 3]);     // [B]
-            var weights = Options.FilterThreshold is { } tau ? FilterWeights(xt, timesteps, predicted, tau, out kept) : null;
+            var weights = Options.FilterThreshold is { } tau ? FilterWeights(xt, timesteps, predicted, tau, out kept, out norms) : null;
             if (weights is not null && kept == 0)
             {
                 skipped = true; // Wen's filter: nothing kept, so no backward, no optimizer step (the EMA does not move either)
@@ -164,7 +167,7 @@ public sealed class Trainer
             }
         }
         Step = k;
-        return new TrainingStep(k, Options.Steps, lossValue, lr, kept, b, skipped, clock.Elapsed, lastNorms, repeats);
+        return new TrainingStep(k, Options.Steps, lossValue, lr, kept, b, skipped, clock.Elapsed, norms, repeats);
     }
 
     /// <summary>
@@ -178,13 +181,10 @@ public sealed class Trainer
         return new RandomTokenAugmentation { Kind = Options.AugmentKind, Repeat = Options.AugmentRandomTokens }.Apply(caption, g, Tokenizer);
     }
 
-    /// <summary>1 for the samples whose ‖ε_c − ε_u‖ under the current model is below τ, else 0 (METHODS.md §1.4).</summary>
-    float[]? lastNorms;
-
-    Tensor FilterWeights(Tensor xt, float[] timesteps, Tensor conditional, double tau, out int kept)
+    /// <summary>1 for the samples whose ‖ε_c − ε_u‖ under the current model (<paramref name="norms"/>) is below τ, else 0 (METHODS.md §1.4).</summary>
+    Tensor FilterWeights(Tensor xt, float[] timesteps, Tensor conditional, double tau, out int kept, out float[] norms)
     {
-        var norms = ConditionNorms.Of(UNet, TextModel, Tokenizer, xt, timesteps, conditional);
-        lastNorms = norms;
+        norms = ConditionNorms.Of(UNet, TextModel, Tokenizer, xt, timesteps, conditional);
         var w = norms.Select(n => n < tau ? 1f : 0f).ToArray();
         kept = w.Count(v => v > 0);
         return Tensor.FromArray(w, w.Length);

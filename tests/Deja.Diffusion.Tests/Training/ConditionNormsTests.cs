@@ -15,7 +15,7 @@ public class ConditionNormsTests
         [.. new[] { ("a red image", 1f, 3), ("a green image", -1f, 1), ("", 0.5f, 2) }.Select(c =>
             new TrainingExample(Enumerable.Range(0, 3 * 16 * 16).Select(i => c.Item2 * (i % 7 - 3) / 3f).ToArray(), c.Item1, c.Item3))];
 
-    static NoiseSchedule Schedule() => NoiseSchedule.Create(Trainer.ScheduleSpec.Name, Trainer.ScheduleSpec.TrainSteps, Trainer.ScheduleSpec.BetaStart, Trainer.ScheduleSpec.BetaEnd);
+    static NoiseSchedule Schedule() => Trainer.CreateSchedule();
 
     /// <summary>The filter keeps exactly the samples whose logged r is below τ, and the log carries each sample's repeat count.</summary>
     [Fact]
@@ -63,16 +63,5 @@ public class ConditionNormsTests
         Assert.All(one.Where(s => s.Example == 2), s => Assert.InRange(s.Norm, 0f, 1e-4f)); // the empty caption
         Assert.All(one.Where(s => s.Example != 2), s => Assert.True(s.Norm > 0.01f, $"{s}"));
         Assert.Throws<ArgumentException>(() => Survey(0, 0));
-    }
-
-    [Fact]
-    public void QuantilesInterpolateLinearlyAsNumpyDoes()
-    {
-        float[] v = [4, 1, 3, 2];
-        Assert.Equal(1.0, ConditionNorms.Quantile(v, 0));
-        Assert.Equal(2.5, ConditionNorms.Quantile(v, 0.5), 6);
-        Assert.Equal(3.7, ConditionNorms.Quantile(v, 0.9), 6); // numpy.quantile([1,2,3,4], 0.9) = 3.7
-        Assert.Equal(4.0, ConditionNorms.Quantile(v, 1));
-        Assert.True(double.IsNaN(ConditionNorms.Quantile([], 0.5)));
     }
 }
