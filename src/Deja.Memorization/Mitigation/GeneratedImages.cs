@@ -9,11 +9,14 @@ namespace Deja.Memorization.Mitigation;
 /// The images of a `deja mitigate --out` folder, by caption and generation, for measuring them with
 /// `deja replicate --images` (the same distances and thresholds as for fresh generations; the images are
 /// the 8-bit PNGs, which moves a normalized L2 by at most 1/510). Refuses folders whose rows mix
-/// models or methods, miss an image, or give captions different numbers of generations.
+/// models or methods, miss an image, or give captions different numbers of generations. Each caption's
+/// prompt-level numbers (wall seconds, anisotropy before and after), which every generation's row repeats,
+/// are read from its first row.
 /// </summary>
 public sealed class GeneratedImages
 {
     readonly Dictionary<string, string[]> files = new(StringComparer.Ordinal);
+    readonly Dictionary<string, PromptNumbers> numbers = new(StringComparer.Ordinal);
     readonly string folder;
 
     public IReadOnlyList<string> Captions { get; }
@@ -21,11 +24,19 @@ public sealed class GeneratedImages
     public int Size { get; }
     public string Method { get; }
     public string ModelId { get; }
+    /// <summary>The rows' noise draws per prompt (parameters.noise.n), the n a guard's calibration must share; null if not recorded.</summary>
+    public int? NoiseDraws { get; }
+    /// <summary>The detector that scored each prompt before and after (parameters.scorer, e.g. "anisotropy") and its parameters; null if none.</summary>
+    public string? Scorer { get; private init; }
+    public JsonObject? ScorerParameters { get; private init; }
 
-    GeneratedImages(string folder, List<string> captions, int generations, int size, string method, string modelId)
+    GeneratedImages(string folder, List<string> captions, int generations, int size, string method, string modelId, int? noiseDraws)
     {
-        (this.folder, Captions, Generations, Size, Method, ModelId) = (folder, captions, generations, size, method, modelId);
+        (this.folder, Captions, Generations, Size, Method, ModelId, NoiseDraws) = (folder, captions, generations, size, method, modelId, noiseDraws);
     }
+
+    /// <summary>A caption's wall seconds and anisotropy before/after, as its rows record them.</summary>
+    public PromptNumbers Numbers(string caption) => numbers[caption];
 
     public static GeneratedImages Read(string folder)
     {
@@ -33,7 +44,9 @@ public sealed class GeneratedImages
         if (!File.Exists(path)) throw new DejaException($"--images: {folder} has no {MitigationOutput.RowsFile} (a `deja mitigate --out` folder)");
         var byCaption = new Dictionary<string, SortedDictionary<int, string>>(StringComparer.Ordinal);
         var order = new List<string>();
+        var prompts = new Dictionary<string, PromptNumbers>(StringComparer.Ordinal);
         string? method = null, model = null;
+        JsonObject? parameters = null;
         int line = 0;
         foreach (var text in File.ReadLines(path))
         {
@@ -49,7 +62,13 @@ public sealed class GeneratedImages
                 : throw new DejaException($"{path}:{line}: no generation number");
             if ((method ??= m) != m) throw new DejaException($"{path}:{line}: rows of methods {method} and {m} are mixed");
             if ((model ??= id) != id) throw new DejaException($"{path}:{line}: rows of models {model} and {id} are mixed");
-            if (!byCaption.TryGetValue(caption, out var gens)) { byCaption[caption] = gens = new(); order.Add(caption); }
+            if (!byCaption.TryGetValue(caption, out var gens))
+            {
+                byCaption[caption] = gens = new();
+                order.Add(caption);
+                prompts[caption] = new PromptNumbers(Number(row, "seconds"), Number(row, "score_before"), Number(row, "score_after"));
+                parameters ??= row["parameters"] as JsonObject;
+            }
             gens[generation] = image;
         }
         if (order.Count == 0) throw new DejaException($"{path}: no rows");
@@ -62,10 +81,17 @@ public sealed class GeneratedImages
         }
         string firstFile = Path.Combine(folder, byCaption[order[0]][0]);
         if (!File.Exists(firstFile)) throw new DejaException($"--images: {firstFile} is missing (listed in {MitigationOutput.RowsFile})");
-        var result = new GeneratedImages(folder, order, n, Png.Read(firstFile).Width, method!, model!);
-        foreach (var caption in order) result.files[caption] = [.. byCaption[caption].Values];
+        int? draws = parameters?["noise"]?["n"] is JsonValue nv && nv.TryGetValue(out int nd) ? nd : null;
+        var result = new GeneratedImages(folder, order, n, Png.Read(firstFile).Width, method!, model!, draws)
+        {
+            Scorer = parameters?["scorer"] is JsonValue sv && sv.TryGetValue(out string? scorer) ? scorer : null,
+            ScorerParameters = parameters?["scorer_parameters"]?.DeepClone() as JsonObject,
+        };
+        foreach (var caption in order) (result.files[caption], result.numbers[caption]) = ([.. byCaption[caption].Values], prompts[caption]);
         return result;
     }
+
+    static double? Number(JsonObject row, string name) => row[name] is JsonValue v && v.TryGetValue(out double d) && double.IsFinite(d) ? d : null;
 
     /// <summary>Generation <paramref name="generation"/> of <paramref name="caption"/> as [3, H, W] floats in [0, 1].</summary>
     public float[] Image(string caption, int generation)
@@ -78,3 +104,6 @@ public sealed class GeneratedImages
         return t.ToArray();
     }
 }
+
+/// <summary>One prompt's numbers in a mitigate folder: wall seconds, and its anisotropy score before and after (null: not recorded).</summary>
+public sealed record PromptNumbers(double? Seconds, double? ScoreBefore, double? ScoreAfter);

@@ -38,17 +38,25 @@ public sealed class GuardedGeneration
     /// noise seed and policy may differ (the guard scores each prompt on its own generation's noise).
     /// `deja generate --guard --calibration` and the service's /v1/generate both take it from here.
     /// </summary>
-    public static double CalibratedThreshold(Calibration calibration, IDiffusionModelView view, IMemorizationDetector detector, int n)
+    public static double CalibratedThreshold(Calibration calibration, IDiffusionModelView view, IMemorizationDetector detector, int n) =>
+        CalibratedThreshold(calibration, view.Identity().ToJsonString(), detector.Method, detector.ScoreNames[0], detector.Parameters(view), n);
+
+    /// <summary>
+    /// The same check for scores recorded elsewhere (a `deja mitigate` folder's score_before): the model's
+    /// identity JSON, the detector's method, decision column and parameters, and the noise draws per prompt.
+    /// </summary>
+    public static double CalibratedThreshold(Calibration calibration, string modelJson, string method, string column,
+        System.Text.Json.Nodes.JsonNode detectorParameters, int n)
     {
         string path = calibration.Path ?? "the calibration";
         var calibrated = System.Text.Json.Nodes.JsonNode.Parse(calibration.ParamsJson)!.AsObject();
         var noise = calibrated["noise"]?.DeepClone();
         if ((int?)noise?["n"] is { } cn && cn != n)
-            throw new DejaException($"generate: {path} was calibrated with n = {cn} noise draws per prompt, this guard scores n = {n}; calibrate with --n {n}");
-        var mine = new System.Text.Json.Nodes.JsonObject { [detector.Method] = detector.Parameters(view), ["noise"] = noise };
-        calibration.Check(view.Identity().ToJsonString(), detector.Method, mine.ToJsonString());
-        if (calibration.Column != detector.ScoreNames[0])
-            throw new DejaException($"generate: {path} thresholds the column \"{calibration.Column}\"; the guard uses \"{detector.ScoreNames[0]}\"");
+            throw new DejaException($"guard: {path} was calibrated with n = {cn} noise draws per prompt, this guard scores n = {n}; calibrate with --n {n}");
+        var mine = new System.Text.Json.Nodes.JsonObject { [method] = detectorParameters.DeepClone(), ["noise"] = noise };
+        calibration.Check(modelJson, method, mine.ToJsonString());
+        if (calibration.Column != column)
+            throw new DejaException($"guard: {path} thresholds the column \"{calibration.Column}\"; the guard uses \"{column}\"");
         return calibration.Threshold;
     }
 

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Deja.Memorization.Fidelity;
 using Deja.Memorization.Replication;
 
@@ -39,8 +38,7 @@ public sealed class MitigationMeasurement
                 fidelity.Add(Judge.Fidelity(items).Average(v => v.Fidelity));
             }
         }
-        var (seconds, scores) = RowTimes(Path.Combine(folder, MitigationOutput.RowsFile));
-        return SweepPoint.Summarize(method, strength, name, results, fidelity, seconds, scores);
+        return SweepPoint.Summarize(method, strength, name, results, fidelity, [.. prompts.Select(images.Numbers)]);
     }
 
     /// <summary>Measures every caption of a folder, in the order of its rows.</summary>
@@ -48,22 +46,5 @@ public sealed class MitigationMeasurement
     {
         var images = GeneratedImages.Read(folder);
         return Measure(folder, name, images.Method, null, images.Captions);
-    }
-
-    /// <summary>Each prompt's wall seconds and anisotropy-after, once per prompt (every generation's row repeats them).</summary>
-    static (List<double> Seconds, List<double> Scores) RowTimes(string rowsPath)
-    {
-        var seconds = new List<double>();
-        var scores = new List<double>();
-        var seen = new HashSet<int>();
-        foreach (var line in File.ReadLines(rowsPath))
-        {
-            if (string.IsNullOrWhiteSpace(line)) continue;
-            var row = JsonNode.Parse(line)!.AsObject();
-            if (!seen.Add((int)row["index"]!)) continue;
-            if (row["seconds"] is JsonValue s && s.TryGetValue(out double sv)) seconds.Add(sv);
-            if (row["score_after"] is JsonValue a && a.TryGetValue(out double av)) scores.Add(av);
-        }
-        return (seconds, scores);
     }
 }

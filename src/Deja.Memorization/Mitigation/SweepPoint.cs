@@ -5,8 +5,14 @@ using Deja.Memorization.Replication;
 
 namespace Deja.Memorization.Mitigation;
 
-/// <summary>One caption at one sweep point: the closest any of its generations came to a training image, and its mean caption fidelity.</summary>
-public sealed record SweepCaption(string Caption, string Kind, double MinL2, double MaxSsim, bool ReplicatedL2, bool ReplicatedSsim, double? Fidelity);
+/// <summary>
+/// One caption at one sweep point: the closest any of its generations came to a training image, its mean
+/// caption fidelity, and its prompt's wall seconds and anisotropy before/after as the rows record them.
+/// </summary>
+public sealed record SweepCaption(string Caption, string Kind, double MinL2, double MaxSsim, bool ReplicatedL2, bool ReplicatedSsim, double? Fidelity)
+{
+    public PromptNumbers Numbers { get; init; } = new(null, null, null);
+}
 
 /// <summary>
 /// One (method, strength) of a sweep, measured: the share of captions that replicate (a generation within
@@ -26,28 +32,46 @@ public sealed record SweepPoint(string Method, double? Strength, string Folder)
     public double? Fidelity { get; init; }
     public double? ScoreAfter { get; init; }
     public double SecondsPerPrompt { get; init; }
+    /// <summary>Set on a guarded row (<see cref="GuardComposition"/>): the threshold and how many captions it flagged.</summary>
+    public GuardSetting? Guard { get; init; }
 
     /// <summary>
-    /// The point's numbers from per-caption replication results and per-caption fidelities (the mean over
-    /// each caption's generations; null: not judged). All captions have the same number of generations, so
-    /// the mean of the per-caption fidelities is the mean over generations.
+    /// The point's numbers from per-caption replication results, per-caption fidelities (the mean over each
+    /// caption's generations; null: not judged) and per-caption prompt numbers (null: none recorded). All
+    /// captions have the same number of generations, so the mean of the per-caption fidelities is the mean
+    /// over generations.
     /// </summary>
     public static SweepPoint Summarize(string method, double? strength, string folder, IReadOnlyList<ReplicationResult> results,
-        IReadOnlyList<double>? fidelity, IReadOnlyList<double> secondsPerPrompt, IReadOnlyList<double> scoresAfter)
+        IReadOnlyList<double>? fidelity, IReadOnlyList<PromptNumbers>? numbers = null)
     {
         if (results.Count == 0) throw new ArgumentException("sweep: a point without captions");
         if (fidelity is not null && fidelity.Count != results.Count) throw new ArgumentException($"sweep: {fidelity.Count} fidelities for {results.Count} captions");
-        var l2 = results.Select(r => r.MinNormalizedL2).Order().ToArray();
+        if (numbers is not null && numbers.Count != results.Count) throw new ArgumentException($"sweep: {numbers.Count} prompt rows for {results.Count} captions");
+        return FromCaptions(method, strength, folder, results[0].Generations, [.. results.Select((r, i) =>
+            new SweepCaption(r.Case.Caption, r.Case.Kind, r.MinNormalizedL2, r.MaxSsim, r.ReplicatedL2, r.ReplicatedSsim, fidelity?[i])
+            { Numbers = numbers?[i] ?? new(null, null, null) })]);
+    }
+
+    /// <summary>
+    /// The point's aggregates from its captions: replication rates, the median nearest L2, the mean fidelity
+    /// (null unless every caption was judged), and the means of the recorded seconds and anisotropy after.
+    /// </summary>
+    public static SweepPoint FromCaptions(string method, double? strength, string folder, int generations, IReadOnlyList<SweepCaption> captions)
+    {
+        if (captions.Count == 0) throw new ArgumentException("sweep: a point without captions");
+        var l2 = captions.Select(c => c.MinL2).Order().ToArray();
+        var seconds = captions.Where(c => c.Numbers.Seconds is not null).Select(c => c.Numbers.Seconds!.Value).ToList();
+        var after = captions.Where(c => c.Numbers.ScoreAfter is not null).Select(c => c.Numbers.ScoreAfter!.Value).ToList();
         return new SweepPoint(method, strength, folder)
         {
-            Captions = [.. results.Select((r, i) => new SweepCaption(r.Case.Caption, r.Case.Kind, r.MinNormalizedL2, r.MaxSsim, r.ReplicatedL2, r.ReplicatedSsim, fidelity?[i]))],
-            Generations = results[0].Generations,
-            ReplicationL2 = results.Count(r => r.ReplicatedL2) / (double)results.Count,
-            ReplicationSsim = results.Count(r => r.ReplicatedSsim) / (double)results.Count,
+            Captions = captions,
+            Generations = generations,
+            ReplicationL2 = captions.Count(c => c.ReplicatedL2) / (double)captions.Count,
+            ReplicationSsim = captions.Count(c => c.ReplicatedSsim) / (double)captions.Count,
             MedianNearestL2 = Percentile.OfSorted(l2, 50),
-            Fidelity = fidelity?.Average(),
-            ScoreAfter = scoresAfter.Count > 0 ? scoresAfter.Average() : null,
-            SecondsPerPrompt = secondsPerPrompt.Count > 0 ? secondsPerPrompt.Average() : 0,
+            Fidelity = captions.All(c => c.Fidelity is not null) ? captions.Average(c => c.Fidelity!.Value) : null,
+            ScoreAfter = after.Count > 0 ? after.Average() : null,
+            SecondsPerPrompt = seconds.Count > 0 ? seconds.Average() : 0,
         };
     }
 
@@ -66,6 +90,7 @@ public sealed record SweepPoint(string Method, double? Strength, string Folder)
             ["anisotropy_after"] = ScoreAfter is { } a && double.IsFinite(a) ? Round(a) : null, ["seconds_per_prompt"] = Math.Round(SecondsPerPrompt, 3),
             ["folder"] = Folder,
         };
+        if (Guard is not null) o["guard"] = Guard.ToJson();
         if (withCaptions)
             o["captions"] = new JsonArray([.. Captions.Select(c => (JsonNode)new JsonObject
             {
