@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Deja.Diffusion.Images;
 using Deja.Tensors;
@@ -8,16 +7,15 @@ namespace Deja.Memorization.Mitigation;
 /// <summary>
 /// The images of a `deja mitigate --out` folder, by caption and generation, for measuring them with
 /// `deja replicate --images` (the same distances and thresholds as for fresh generations; the images are
-/// the 8-bit PNGs, which moves a normalized L2 by at most 1/510). Refuses folders whose rows mix
-/// models or methods, miss an image, or give captions different numbers of generations. Each caption's
-/// prompt-level numbers (wall seconds, anisotropy before and after), which every generation's row repeats,
-/// are read from its first row.
+/// the 8-bit PNGs, which moves a normalized L2 by at most 1/510). The rows are read by
+/// <see cref="MitigationRows"/>; also refused are folders whose rows mix models or give captions different
+/// numbers of generations. Each caption's prompt-level numbers (wall seconds, anisotropy before and
+/// after), which every generation's row repeats, are read from its first row.
 /// </summary>
 public sealed class GeneratedImages
 {
     readonly Dictionary<string, string[]> files = new(StringComparer.Ordinal);
     readonly Dictionary<string, PromptNumbers> numbers = new(StringComparer.Ordinal);
-    readonly string folder;
 
     public IReadOnlyList<string> Captions { get; }
     public int Generations { get; }
@@ -30,9 +28,9 @@ public sealed class GeneratedImages
     public string? Scorer { get; private init; }
     public JsonObject? ScorerParameters { get; private init; }
 
-    GeneratedImages(string folder, List<string> captions, int generations, int size, string method, string modelId, int? noiseDraws)
+    GeneratedImages(List<string> captions, int generations, int size, string method, string modelId, int? noiseDraws)
     {
-        (this.folder, Captions, Generations, Size, Method, ModelId, NoiseDraws) = (folder, captions, generations, size, method, modelId, noiseDraws);
+        (Captions, Generations, Size, Method, ModelId, NoiseDraws) = (captions, generations, size, method, modelId, noiseDraws);
     }
 
     /// <summary>A caption's wall seconds and anisotropy before/after, as its rows record them.</summary>
@@ -40,38 +38,23 @@ public sealed class GeneratedImages
 
     public static GeneratedImages Read(string folder)
     {
+        var rows = MitigationRows.Read(folder);
         string path = Path.Combine(folder, MitigationOutput.RowsFile);
-        if (!File.Exists(path)) throw new DejaException($"--images: {folder} has no {MitigationOutput.RowsFile} (a `deja mitigate --out` folder)");
         var byCaption = new Dictionary<string, SortedDictionary<int, string>>(StringComparer.Ordinal);
-        var order = new List<string>();
         var prompts = new Dictionary<string, PromptNumbers>(StringComparer.Ordinal);
-        string? method = null, model = null;
-        JsonObject? parameters = null;
-        int line = 0;
-        foreach (var text in File.ReadLines(path))
+        var order = new List<string>();
+        string? model = rows[0].ModelId;
+        foreach (var row in rows)
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            JsonObject row;
-            try { row = JsonNode.Parse(text) as JsonObject ?? throw new JsonException("not an object"); }
-            catch (JsonException e) { throw new DejaException($"{path}:{line}: not a JSON row ({e.Message})"); }
-            string Field(string name) => row[name] is JsonValue v && v.TryGetValue(out string? s) && s is not null ? s
-                : throw new DejaException($"{path}:{line}: no string field \"{name}\"");
-            string caption = Field("prompt"), m = Field("method"), id = Field("model_id"), image = Field("image");
-            int generation = row["generation"] is JsonValue g && g.TryGetValue(out int gi) && gi >= 0 ? gi
-                : throw new DejaException($"{path}:{line}: no generation number");
-            if ((method ??= m) != m) throw new DejaException($"{path}:{line}: rows of methods {method} and {m} are mixed");
-            if ((model ??= id) != id) throw new DejaException($"{path}:{line}: rows of models {model} and {id} are mixed");
-            if (!byCaption.TryGetValue(caption, out var gens))
+            if (row.ModelId != model) throw new DejaException($"{path}: rows of models {model} and {row.ModelId} are mixed; one folder is one run");
+            if (!byCaption.TryGetValue(row.Prompt, out var gens))
             {
-                byCaption[caption] = gens = new();
-                order.Add(caption);
-                prompts[caption] = new PromptNumbers(Number(row, "seconds"), Number(row, "score_before"), Number(row, "score_after"));
-                parameters ??= row["parameters"] as JsonObject;
+                byCaption[row.Prompt] = gens = new();
+                order.Add(row.Prompt);
+                prompts[row.Prompt] = new PromptNumbers(row.Seconds, row.ScoreBefore, row.ScoreAfter);
             }
-            gens[generation] = image;
+            gens[row.Generation] = row.ImagePath;
         }
-        if (order.Count == 0) throw new DejaException($"{path}: no rows");
         int n = byCaption[order[0]].Count;
         foreach (var caption in order)
         {
@@ -79,10 +62,9 @@ public sealed class GeneratedImages
             if (gens.Count != n || gens.Keys.Max() != n - 1)
                 throw new DejaException($"{path}: caption \"{caption}\" has generations {string.Join(", ", gens.Keys)}, the first caption 0..{n - 1}; finish the mitigate run first");
         }
-        string firstFile = Path.Combine(folder, byCaption[order[0]][0]);
-        if (!File.Exists(firstFile)) throw new DejaException($"--images: {firstFile} is missing (listed in {MitigationOutput.RowsFile})");
+        var parameters = rows[0].Parameters;
         int? draws = parameters?["noise"]?["n"] is JsonValue nv && nv.TryGetValue(out int nd) ? nd : null;
-        var result = new GeneratedImages(folder, order, n, Png.Read(firstFile).Width, method!, model!, draws)
+        var result = new GeneratedImages(order, n, Png.Read(byCaption[order[0]][0]).Width, rows[0].Method, model ?? "", draws)
         {
             Scorer = parameters?["scorer"] is JsonValue sv && sv.TryGetValue(out string? scorer) ? scorer : null,
             ScorerParameters = parameters?["scorer_parameters"]?.DeepClone() as JsonObject,
@@ -91,12 +73,10 @@ public sealed class GeneratedImages
         return result;
     }
 
-    static double? Number(JsonObject row, string name) => row[name] is JsonValue v && v.TryGetValue(out double d) && double.IsFinite(d) ? d : null;
-
     /// <summary>Generation <paramref name="generation"/> of <paramref name="caption"/> as [3, H, W] floats in [0, 1].</summary>
     public float[] Image(string caption, int generation)
     {
-        string file = Path.Combine(folder, files[caption][generation]);
+        string file = files[caption][generation];
         if (!File.Exists(file)) throw new DejaException($"--images: {file} is missing (listed in {MitigationOutput.RowsFile})");
         var image = Png.Read(file);
         if (image.Width != Size || image.Height != Size) throw new DejaException($"--images: {file} is {image.Width}×{image.Height}, the others {Size}×{Size}");
