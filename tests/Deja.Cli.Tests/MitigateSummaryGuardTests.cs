@@ -18,12 +18,7 @@ public class MitigateSummaryGuardTests
     public void GuardRowsTakeFlaggedCaptionsFromTheMitigatedFolder()
     {
         using var dir = new TempDir();
-        var synth = Support.Deja.Run(dir.Path, "synth", "--out", "synth", "--size", "64", "--verbatim", "3", "--verbatim-repeats", "1",
-            "--templates", "1", "--template-images", "2", "--diverse", "2", "--heldout", "1");
-        Assert.True(synth.ExitCode == 0, synth.ToString());
-        var captions = File.ReadLines(dir.File("synth/captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
-            .Where(r => (string)r["kind"]! == "verbatim").Select(r => (string)r["caption"]!).Distinct().ToList();
-        File.WriteAllLines(dir.File("prompts.txt"), captions);
+        var captions = Datasets.Synth64WithVerbatimPrompts(dir, 3);
         string tiny = Repo.TinyPipeline("tiny-sd1");
         foreach (var method in new[] { "none", "random-tokens" })
         {

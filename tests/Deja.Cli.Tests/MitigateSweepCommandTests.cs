@@ -14,14 +14,9 @@ public class MitigateSweepCommandTests
     {
         using var dir = new TempDir();
         // the tiny pipeline makes 64×64 images: a dataset and a (random, untrained) judge of that size
-        var synth = Support.Deja.Run(dir.Path, "synth", "--out", "synth", "--size", "64", "--verbatim", "2", "--verbatim-repeats", "1",
-            "--templates", "1", "--template-images", "2", "--diverse", "2", "--heldout", "1");
-        Assert.True(synth.ExitCode == 0, synth.ToString());
+        var captions = Datasets.Synth64WithVerbatimPrompts(dir, 2);
         var config = new JudgeConfig { ImageSize = 64, Channels = [8, 8, 8], Strides = [2, 2, 2], CellChannels = 8, BackgroundHidden = 8 };
         CaptionJudge.Save(new JudgeNetwork(config, new global::Deja.Tensors.Generator(1)), dir.File("judge"), new Dictionary<string, string>(), "test judge\n");
-        var captions = File.ReadLines(dir.File("synth/captions.jsonl")).Select(l => JsonNode.Parse(l)!.AsObject())
-            .Where(r => (string)r["kind"]! == "verbatim").Select(r => (string)r["caption"]!).Distinct().ToList();
-        File.WriteAllLines(dir.File("prompts.txt"), captions);
         string[] args = ["mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompts", "prompts.txt", "--n", "1", "--steps", "2", "--no-score",
             "--sweep", "random-tokens:1,3", "--data", "synth", "--judge", "judge", "--out", "sweep"];
         var r = Support.Deja.Run(dir.Path, args);
