@@ -1,6 +1,6 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Deja.Memorization.Reporting;
 using Deja.Tensors;
 
 namespace Deja.Memorization.Mitigation;
@@ -20,18 +20,13 @@ public sealed record MitigationRow(int Index, int Generation, string Prompt, lon
 /// </summary>
 public static class MitigationRows
 {
-    static readonly UTF8Encoding StrictUtf8 = new(false, true);
-
     public static bool Looks(string folder) => File.Exists(Path.Combine(folder, MitigationOutput.RowsFile));
 
     public static IReadOnlyList<MitigationRow> Read(string folder)
     {
         string rowsPath = Path.Combine(folder, MitigationOutput.RowsFile);
         if (!File.Exists(rowsPath)) throw new DejaException($"{folder}: not a `deja mitigate` folder (it has no {MitigationOutput.RowsFile})");
-        string[] lines;
-        try { lines = StrictUtf8.GetString(File.ReadAllBytes(rowsPath)).Split('\n'); }
-        catch (DecoderFallbackException) { throw new DejaException($"{rowsPath}: not UTF-8 text"); }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new DejaException($"{rowsPath} cannot be read: {e.Message}", e); }
+        string[] lines = ReportFiles.ReadLines(rowsPath); // strict UTF-8, the report's messages
         string root = Path.TrimEndingDirectorySeparator(Path.GetFullPath(folder)) + Path.DirectorySeparatorChar;
         var rows = new List<MitigationRow>();
         for (int line = 1; line <= lines.Length; line++)
