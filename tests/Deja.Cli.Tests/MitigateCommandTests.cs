@@ -45,6 +45,46 @@ public class MitigateCommandTests
     }
 
     [Fact]
+    public void ARunKilledMidWriteResumesAfterItsLastWholePromptWithTheSameRows()
+    {
+        using var dir = new TempDir();
+        File.WriteAllLines(dir.File("prompts.txt"), ["a cat on a mat", "an astronaut riding a horse"]);
+        string[] args = ["mitigate", "--model", Repo.TinyPipeline("tiny-sd1"), "--prompts", "prompts.txt", "--n", "2", "--steps", "3",
+            "--iterations", "1", "--out", "out"];
+        var r = Support.Deja.Run(dir.Path, args);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string path = Path.Combine(dir.Path, "out", "mitigate.jsonl");
+        var whole = File.ReadAllLines(path);
+        Assert.Equal(4, whole.Length);
+
+        // What a kill during prompt 1's append leaves: its first row whole, its second cut in the middle.
+        File.WriteAllText(path, whole[0] + "\n" + whole[1] + "\n" + whole[2] + "\n" + whole[3][..40]);
+        var again = Support.Deja.Run(dir.Path, args);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("a partial line of 40 bytes, 1 row(s) of an unfinished prompt); removed", again.Error);
+        Assert.Contains("resuming after 1 complete prompt", again.Error);
+        var resumed = Rows(dir.Path);
+        Assert.Equal([0, 0, 1, 1], resumed.Select(o => (int)o["index"]!));
+        Assert.Equal([0, 1, 0, 1], resumed.Select(o => (int)o["generation"]!));
+        // prompt 1 generated again from the same noise: the same losses and scores (seconds aside)
+        for (int i = 0; i < 4; i++)
+        {
+            var before = JsonNode.Parse(whole[i])!.AsObject();
+            before.Remove("seconds"); resumed[i].Remove("seconds");
+            Assert.Equal(before.ToJsonString(), resumed[i].ToJsonString());
+        }
+
+        // A complete row that only lacks its newline (a hand edit) is kept, and the file is whole again.
+        File.WriteAllText(path, string.Join("\n", whole));
+        var kept = Support.Deja.Run(dir.Path, args);
+        Assert.True(kept.ExitCode == 0, kept.ToString());
+        Assert.Contains("resuming after 2", kept.Error);
+        Assert.DoesNotContain("interrupted", kept.Error);
+        Assert.Equal(4, File.ReadAllLines(path).Length);
+        Assert.EndsWith("\n", File.ReadAllText(path));
+    }
+
+    [Fact]
     public void APromptThatNeverReachesItsTargetIsReturnedFlaggedAndCountedAsNotConverged()
     {
         using var dir = new TempDir();

@@ -11,8 +11,9 @@ namespace Deja.Memorization.Mitigation;
 /// What `deja mitigate --out DIR` writes: `images/{index}-{generation}.png` and `mitigate.jsonl`, one row
 /// per prompt and generation (method and parameters, the loss per iteration, whether the stop criterion
 /// was met, the detector's score before and after, the image's path). A prompt's images are written
-/// before its rows and its rows in one append, so a run stopped at any point resumes after the last
-/// complete prompt; a run with other parameters, another model or another prompt list is refused.
+/// before its rows and its rows in one write flushed to disk, so a run stopped at any point (a kill mid-write
+/// included) resumes after the last complete prompt; a run with other parameters, another model or another
+/// prompt list is refused.
 /// </summary>
 public sealed class MitigationOutput
 {
@@ -33,21 +34,35 @@ public sealed class MitigationOutput
 
     /// <summary>
     /// The number of leading prompts already complete in an earlier run of the same command (0 for a new
-    /// folder). Refuses rows of another model, method or parameters, or of other prompt texts.
+    /// folder). Refuses rows of another model, method or parameters, or of other prompt texts. What a run
+    /// stopped mid-write left is cleaned up so the resumed run appends after whole prompts only: a trailing
+    /// partial line is cut off (<see cref="DroppedBytes"/>) and rows of a prompt that has not all its
+    /// generations, or that follows one, are removed (<see cref="DroppedRows"/>); the prompt is generated
+    /// again, with the same noise.
     /// </summary>
     public int CompletePrompts(IReadOnlyList<string> prompts, int generations)
     {
+        DroppedBytes = 0; DroppedRows = 0;
         if (!File.Exists(RowsPath)) return 0;
-        var counts = new Dictionary<int, int>();
-        int line = 0;
-        foreach (var text in File.ReadLines(RowsPath))
+        string text = File.ReadAllText(RowsPath);
+        var lines = text.Split('\n').ToList();
+        string last = lines[^1];
+        lines.RemoveAt(lines.Count - 1); // the text after the last newline: empty when the file ends in one
+        bool lastKept = false;
+        if (last.Length > 0)
         {
-            line++;
-            if (string.IsNullOrWhiteSpace(text)) continue;
-            JsonObject row;
-            try { row = JsonNode.Parse(text) as JsonObject ?? throw new JsonException("not an object"); }
-            catch (JsonException e) { throw new DejaException($"{RowsPath}:{line}: not a JSON row ({e.Message}); move the folder away to start over"); }
-            string where = $"{RowsPath}:{line}";
+            // A complete row missing only its newline (a hand-edited file) is kept; anything else is a write
+            // cut short by a kill.
+            if (ParseRow(last) is not null) { lines.Add(last); lastKept = true; }
+            else DroppedBytes = System.Text.Encoding.UTF8.GetByteCount(last);
+        }
+        var counts = new Dictionary<int, int>();
+        var indices = new List<int?>();
+        for (int i = 0; i < lines.Count; i++)
+        {
+            if (string.IsNullOrWhiteSpace(lines[i])) { indices.Add(null); continue; }
+            string where = $"{RowsPath}:{i + 1}";
+            var row = ParseRow(lines[i]) ?? throw new DejaException($"{where}: not a JSON row; move the folder away to start over");
             if ((string?)row["model_id"] != model.Id)
                 throw new DejaException($"{where}: rows of model {(string?)row["model_id"]}, this run uses {model.Id} ({model.Name}); use another --out");
             if (!JsonNode.DeepEquals(row["parameters"], parameters))
@@ -56,13 +71,35 @@ public sealed class MitigationOutput
             if (index < 0 || index >= prompts.Count || (string?)row["prompt"] != prompts[index])
                 throw new DejaException($"{where}: prompt {index} is not the prompt list's prompt {index}; use another --out");
             counts[index] = counts.GetValueOrDefault(index) + 1;
+            indices.Add(index);
         }
         int done = 0;
         while (counts.GetValueOrDefault(done) >= generations) done++;
+        DroppedRows = indices.Count(i => i >= done);
+        if (DroppedBytes > 0 || DroppedRows > 0 || lastKept)
+        {
+            var kept = lines.Where((_, i) => indices[i] is not { } index || index < done);
+            string tmp = RowsPath + ".tmp";
+            File.WriteAllText(tmp, string.Concat(kept.Select(l => l + "\n")));
+            File.Move(tmp, RowsPath, overwrite: true);
+        }
         return done;
     }
 
-    /// <summary>Writes the result's images, then its rows (one append). Returns the rows.</summary>
+    /// <summary>Bytes of a trailing partial line that <see cref="CompletePrompts"/> cut off; 0 normally.</summary>
+    public long DroppedBytes { get; private set; }
+
+    /// <summary>Rows of unfinished prompts that <see cref="CompletePrompts"/> removed; 0 normally.</summary>
+    public int DroppedRows { get; private set; }
+
+    static JsonObject? ParseRow(string text)
+    {
+        try { return JsonNode.Parse(text) as JsonObject; }
+        catch (JsonException) { return null; }
+    }
+
+    /// <summary>Writes the result's images, then its rows in one write flushed to disk, so a kill loses at
+    /// most this prompt. Returns the rows.</summary>
     public IReadOnlyList<JsonObject> Write(MitigationResult r)
     {
         var rows = new List<JsonObject>();
@@ -73,7 +110,12 @@ public sealed class MitigationOutput
             WritePng(Path.Combine(folder, rel), r.Images[j], r.ImageHeight, r.ImageWidth);
             rows.Add(Row(r, j, rel));
         }
-        File.AppendAllLines(RowsPath, rows.Select(o => o.ToJsonString()));
+        var bytes = System.Text.Encoding.UTF8.GetBytes(string.Concat(rows.Select(o => o.ToJsonString() + "\n")));
+        using (var stream = new FileStream(RowsPath, FileMode.Append, FileAccess.Write))
+        {
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+        }
         return rows;
     }
 
