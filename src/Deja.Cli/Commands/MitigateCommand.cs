@@ -125,10 +125,11 @@ public static class MitigateCommand
     {
         var output = new MitigationOutput(outDir, run.Model, run.Parameters());
         int done = output.CompletePrompts(prompts, run.Noise.Generations);
-        if (output.DroppedBytes > 0 || output.DroppedRows > 0)
-            Console.Error.WriteLine($"deja mitigate: {output.RowsPath} held what an interrupted run left " +
-                $"({(output.DroppedBytes > 0 ? $"a partial line of {output.DroppedBytes} bytes" : "")}{(output.DroppedBytes > 0 && output.DroppedRows > 0 ? ", " : "")}" +
-                $"{(output.DroppedRows > 0 ? $"{output.DroppedRows} row(s) of an unfinished prompt" : "")}); removed, that prompt is generated again");
+        string[] left = [.. new[] {
+            output.DroppedBytes > 0 ? $"a partial line of {output.DroppedBytes} bytes" : null,
+            output.DroppedRows > 0 ? $"{output.DroppedRows} row(s) of an unfinished prompt" : null }.OfType<string>()];
+        if (left.Length > 0)
+            Console.Error.WriteLine($"deja mitigate: {output.RowsPath} held what an interrupted run left ({string.Join(", ", left)}); removed, that prompt is generated again");
         Console.Error.WriteLine($"deja mitigate: {run.Model.Name} (id {run.Model.Id}), {MitigationRun.MethodName(run.Method)}, " +
             $"{prompts.Count} prompt(s), n = {run.Noise.Generations}, {run.Steps} steps{(done > 0 ? $"; resuming after {done} complete prompt(s)" : "")}");
         var progress = new Progress("mitigate", prompts.Count);

@@ -79,9 +79,7 @@ public sealed class MitigationOutput
         if (DroppedBytes > 0 || DroppedRows > 0 || lastKept)
         {
             var kept = lines.Where((_, i) => indices[i] is not { } index || index < done);
-            string tmp = RowsPath + ".tmp";
-            File.WriteAllText(tmp, string.Concat(kept.Select(l => l + "\n")));
-            File.Move(tmp, RowsPath, overwrite: true);
+            AtomicFile.WriteAllText(RowsPath, string.Concat(kept.Select(l => l + "\n")));
         }
         return done;
     }

@@ -111,14 +111,14 @@ public sealed class MitigationSweep
                 onPrompt?.Invoke(name, result);
             }
             var point = Measure(folder, name, method, strength, prompts);
-            WriteAtomically(Path.Combine(folder, PointFile), point.ToJson(withCaptions: true).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
+            AtomicFile.WriteAllText(Path.Combine(folder, PointFile), point.ToJson(withCaptions: true).ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n");
             points.Add(point);
             yield return point;
         }
-        WriteAtomically(Path.Combine(outDir, PointsFile), string.Concat(points.Select(p => p.ToJson().ToJsonString() + "\n")));
-        WriteAtomically(Path.Combine(outDir, CsvFile), SweepPoint.CsvHeader + "\n" + string.Concat(points.Select(p => p.ToCsv() + "\n")));
+        AtomicFile.WriteAllText(Path.Combine(outDir, PointsFile), string.Concat(points.Select(p => p.ToJson().ToJsonString() + "\n")));
+        AtomicFile.WriteAllText(Path.Combine(outDir, CsvFile), SweepPoint.CsvHeader + "\n" + string.Concat(points.Select(p => p.ToCsv() + "\n")));
         if (points.All(p => p.Fidelity is not null))
-            WriteAtomically(Path.Combine(outDir, SvgFile), SweepSvg.Render(points, $"Mitigation trade-off on {Template.Model.Name}: {prompts.Count} prompts, n = {Template.Noise.Generations}"));
+            AtomicFile.WriteAllText(Path.Combine(outDir, SvgFile), SweepSvg.Render(points, $"Mitigation trade-off on {Template.Model.Name}: {prompts.Count} prompts, n = {Template.Noise.Generations}"));
     }
 
     /// <summary>Measures one point's folder (<see cref="MitigationMeasurement"/>).</summary>
@@ -126,10 +126,4 @@ public sealed class MitigationSweep
         new MitigationMeasurement { Data = Data, Judge = Judge, L2Threshold = L2Threshold, SsimThreshold = SsimThreshold }
             .Measure(folder, name, MitigationRun.MethodName(method), strength, prompts);
 
-    static void WriteAtomically(string path, string text)
-    {
-        string tmp = path + ".tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
-    }
 }
